@@ -1,0 +1,125 @@
+/**
+ * Effectively-once handling on top of at-least-once delivery: a handler runs only for the first
+ * delivery of a message id (Watermill's middleware/deduplicator.go keeps the same idea). The
+ * interface is three calls so a Redis store is `SET key in-progress NX PX ttl`, `SET key done PX ttl`
+ * and `DEL key`.
+ */
+import { ConfigurationError } from '../core/errors.ts';
+
+export interface IdempotencyStore {
+  /**
+   * true: first time this key is seen (or its previous claim expired / was released); the key is now
+   * marked in progress for `ttlMs`, so a crashed handler's claim does not block the message forever.
+   * false: another delivery is in progress or already handled it: drop this one.
+   */
+  tryClaim(key: string, ttlMs: number): Promise<boolean>;
+  /** The handler succeeded: remember the key as handled for `ttlMs`. */
+  complete(key: string, ttlMs: number): Promise<void>;
+  /** The handler failed: forget the claim so a redelivery may try again. */
+  release(key: string): Promise<void>;
+}
+
+export interface MemoryIdempotencyStoreOptions {
+  /** Upper bound of remembered keys; the least recently used go first. Default 100 000. */
+  maxEntries?: number;
+  /** TTL used when a call passes none (JavaScript callers). Default 24 h. */
+  ttlMs?: number;
+  /** Clock in epoch ms; injectable for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+interface Entry {
+  state: 'in-progress' | 'done';
+  expiresAt: number;
+}
+
+/**
+ * Process-local store: an LRU (a Map's insertion order, refreshed on touch) with per-entry TTL.
+ * Deduplicates only within one process; use a shared store (Redis) across replicas.
+ */
+export class MemoryIdempotencyStore implements IdempotencyStore {
+  readonly maxEntries: number;
+  readonly defaultTtlMs: number;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(options: MemoryIdempotencyStoreOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 100_000;
+    this.defaultTtlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
+    this.#now = options.now ?? Date.now;
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
+      throw new ConfigurationError(`idempotency maxEntries must be an integer >= 1, got ${String(this.maxEntries)}`);
+    }
+    validateTtl(this.defaultTtlMs);
+  }
+
+  /** Keys currently remembered (expired ones may linger until touched or evicted). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async tryClaim(key: string, ttlMs: number = this.defaultTtlMs): Promise<boolean> {
+    validateTtl(ttlMs);
+    const now = this.#now();
+    this.#sweep(now);
+    const existing = this.#entries.get(key);
+    if (existing && existing.expiresAt > now) {
+      // A duplicate is evidence the key is still hot: keep it from being evicted.
+      this.#touch(key, existing);
+      return false;
+    }
+    this.#set(key, { state: 'in-progress', expiresAt: now + ttlMs });
+    return true;
+  }
+
+  async complete(key: string, ttlMs: number = this.defaultTtlMs): Promise<void> {
+    validateTtl(ttlMs);
+    this.#set(key, { state: 'done', expiresAt: this.#now() + ttlMs });
+  }
+
+  async release(key: string): Promise<void> {
+    this.#entries.delete(key);
+  }
+
+  /** For tests and diagnostics. */
+  stateOf(key: string): 'in-progress' | 'done' | undefined {
+    const entry = this.#entries.get(key);
+    return entry && entry.expiresAt > this.#now() ? entry.state : undefined;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  #set(key: string, entry: Entry): void {
+    this.#touch(key, entry);
+    while (this.#entries.size > this.maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done) break;
+      this.#entries.delete(oldest.value);
+    }
+  }
+
+  #touch(key: string, entry: Entry): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+  }
+
+  /**
+   * Amortised expiry: drop a few expired entries from the LRU end per call, so a quiet store
+   * shrinks over time without a timer. Bounded work: memory is capped by `maxEntries` anyway.
+   */
+  #sweep(now: number): void {
+    let budget = 4;
+    for (const [key, entry] of this.#entries) {
+      if (budget-- === 0 || entry.expiresAt > now) break;
+      this.#entries.delete(key);
+    }
+  }
+}
+
+function validateTtl(ttlMs: number): void {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new ConfigurationError(`idempotency ttlMs must be a finite number of ms > 0, got ${String(ttlMs)}`);
+  }
+}
