@@ -1,0 +1,104 @@
+# Shared helpers for scripts/brokers/*.sh. Sourced, never executed.
+# Everything a broker writes lives under $BROKERS_DIR (repo-local, gitignored).
+
+REPO_ROOT="${REPO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+BROKERS_DIR="${CONTRACTBUS_BROKERS_DIR:-$REPO_ROOT/.brokers}"
+SCRIPTS_DIR="$REPO_ROOT/scripts/brokers"
+HOST=127.0.0.1
+
+REDIS_PORT="${REDIS_PORT:-6379}"
+RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+
+# Wall-clock milliseconds; bash 5 has EPOCHREALTIME, which costs no fork.
+now_ms() { local t="${EPOCHREALTIME/./}"; echo "${t:0:${#t}-3}"; }
+elapsed() { local ms=$(($(now_ms) - $1)); printf '%d.%03ds' $((ms / 1000)) $((ms % 1000)); }
+
+# Every line names the broker, so parallel starts stay readable.
+say() { printf '[brokers:%s] %s\n' "$1" "${*:2}"; }
+die() { printf '[brokers:%s] ERROR: %s\n' "$1" "${*:2}" >&2; exit 1; }
+
+broker_dir() { mkdir -p "$BROKERS_DIR/$1" && echo "$BROKERS_DIR/$1"; }
+
+# True when something accepts TCP connections on HOST:$1 within ~1 s.
+tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
+
+# PID from a pid file, only if that process is still alive.
+live_pid() {
+  local f="$1" pid
+  [[ -s "$f" ]] || return 1
+  pid="$(tr -dc '0-9' <"$f")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# Sends SIGTERM to a PID we started, waits up to $2 seconds, then SIGKILL.
+stop_pid() {
+  local pid="$1" grace="${2:-20}" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+
+# Polls "$@" until it succeeds or $1 seconds pass.
+wait_until() {
+  local deadline=$(($(now_ms) + $1 * 1000))
+  shift
+  until "$@"; do
+    (($(now_ms) < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+show_log_tail() {
+  local name="$1" f
+  shift
+  for f in "$@"; do
+    [[ -s "$f" ]] || continue
+    printf '[brokers:%s] ---- last 40 lines of %s ----\n' "$name" "$f" >&2
+    tail -n 40 "$f" >&2
+  done
+}
+
+# apt: one `apt-get update` only when a package has no install candidate, and the
+# downloaded .debs kept in a cache dir that Docker-style images' clean hook leaves alone.
+APT_ARCHIVES="${CONTRACTBUS_APT_ARCHIVES:-/var/cache/apt/contractbus-archives}"
+apt_install() {
+  local missing=() p
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+  ((${#missing[@]})) || return 0
+  command -v apt-get >/dev/null || die apt "apt-get not found; install ${missing[*]} yourself"
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo -n"
+  mkdir -p "$APT_ARCHIVES/partial" 2>/dev/null || $sudo mkdir -p "$APT_ARCHIVES/partial"
+  # Serialise apt between the parallel broker starts.
+  exec 8>"$BROKERS_DIR/.apt.lock"
+  flock 8
+  missing=()
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    local t0 opts=(-y -q -o "Dir::Cache::Archives=$APT_ARCHIVES" -o APT::Keep-Downloaded-Packages=true --no-install-recommends)
+    t0=$(now_ms)
+    for p in "${missing[@]}"; do
+      if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        say apt "no install candidate for $p: apt-get update"
+        $sudo apt-get update -q >/dev/null
+        break
+      fi
+    done
+    say apt "installing ${missing[*]}"
+    if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install "${opts[@]}" "${missing[@]}" >"$BROKERS_DIR/apt.log" 2>&1; then
+      # A stale package list gives 404s for superseded .debs: refresh once and retry.
+      say apt "install failed; apt-get update and retry"
+      $sudo apt-get update -q >/dev/null
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install "${opts[@]}" "${missing[@]}" >"$BROKERS_DIR/apt.log" 2>&1 ||
+        { show_log_tail apt "$BROKERS_DIR/apt.log"; flock -u 8; die apt "apt-get install ${missing[*]} failed"; }
+    fi
+    say apt "installed ${missing[*]} in $(elapsed "$t0")"
+  fi
+  flock -u 8
+}
