@@ -81,12 +81,12 @@ case "$cmd" in
     ;;
   stop)
     names_from "$@"
-    for n in "${names[@]}"; do "${n}_stop"; done
+    for n in "${NAMES[@]}"; do "${n}_stop"; done
     ;;
   status)
     names_from "$@"
     rc=0
-    for n in "${names[@]}"; do "${n}_status" || rc=1; done
+    for n in "${NAMES[@]}"; do "${n}_status" || rc=1; done
     exit $rc
     ;;
   restart)
@@ -109,7 +109,7 @@ case "$cmd" in
     ;;
   clean)
     names_from "$@"
-    for n in "${names[@]}"; do "${n}_stop"; 
+    for n in "${NAMES[@]}"; do "${n}_stop"; 
       # Keeps Kafka's downloaded jars (libs/): only data, logs and config go.
       [[ -d "$BROKERS_DIR/$n" ]] && find "${BROKERS_DIR:?}/$n" -mindepth 1 -maxdepth 1 ! -name libs -exec rm -rf {} +
       say "$n" "data deleted"
