@@ -1,0 +1,103 @@
+/**
+ * Redis Pub/Sub carries no headers, so a message travels as a CloudEvents 1.0 JSON event
+ * (structured mode): `data` holds the contract's JSON as is, metadata sits in CloudEvents
+ * attributes, and user and reliability headers in one `headers` extension map.
+ * Anything else on a channel (a plain string someone PUBLISHed) still decodes: it becomes the body.
+ */
+import type { WireMessage } from '../../core/transport.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
+
+export function encodeEnvelope(message: WireMessage): string {
+  let text = `{"specversion":"1.0","id":${JSON.stringify(message.messageId)},"source":"contractbus","type":${JSON.stringify(message.topic)},"time":"${new Date(message.timestamp).toISOString()}","datacontenttype":${JSON.stringify(message.contentType)}`;
+  if (message.correlationId !== undefined) text += `,"correlationid":${JSON.stringify(message.correlationId)}`;
+  if (message.key !== undefined) text += `,"partitionkey":${JSON.stringify(message.key)}`;
+  if (message.priority !== undefined) text += `,"priority":${message.priority}`;
+  if (message.expiresAt !== undefined) text += `,"expiresat":${message.expiresAt}`;
+  let hasHeaders = false;
+  for (const _ in message.headers) {
+    hasHeaders = true;
+    break;
+  }
+  if (hasHeaders) text += `,"headers":${JSON.stringify(message.headers)}`;
+  const body = decoder.decode(message.body);
+  // The payload is inlined only when it is JSON (the codec produced it); anything else is base64.
+  if (JSON_TYPE.test(message.contentType) && isJsonText(body)) text += `,"data":${body}}`;
+  else text += `,"data_base64":"${Buffer.from(message.body).toString('base64')}"}`;
+  return text;
+}
+
+interface Envelope {
+  specversion?: unknown;
+  id?: unknown;
+  type?: unknown;
+  time?: unknown;
+  datacontenttype?: unknown;
+  correlationid?: unknown;
+  partitionkey?: unknown;
+  priority?: unknown;
+  expiresat?: unknown;
+  headers?: unknown;
+  data?: unknown;
+  data_base64?: unknown;
+}
+
+/**
+ * Never throws: a foreign or broken payload is handed on as the body with
+ * content type `application/octet-stream`, and the shared codec dead-letters it if it cannot decode.
+ */
+export function decodeEnvelope(text: string, channel: string, fallbackId: () => string): WireMessage {
+  let parsed: unknown;
+  try {
+    parsed = text.startsWith('{"specversion"') || text.includes('"specversion"') ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || (parsed as Envelope).specversion === undefined) {
+    return { messageId: fallbackId(), topic: channel, body: encoder.encode(text), headers: {}, contentType: 'application/octet-stream', timestamp: Date.now() };
+  }
+  const event = parsed as Envelope;
+  const contentType = typeof event.datacontenttype === 'string' ? event.datacontenttype : 'application/json';
+  let body: Uint8Array;
+  if (typeof event.data_base64 === 'string') body = Buffer.from(event.data_base64, 'base64');
+  else if (event.data === undefined) body = new Uint8Array(0);
+  else if (typeof event.data === 'string' && !JSON_TYPE.test(contentType)) body = encoder.encode(event.data);
+  else body = encoder.encode(JSON.stringify(event.data));
+  const message: WireMessage = {
+    messageId: typeof event.id === 'string' ? event.id : fallbackId(),
+    topic: channel,
+    body,
+    headers: stringRecord(event.headers),
+    contentType,
+    timestamp: typeof event.time === 'string' ? Date.parse(event.time) || Date.now() : Date.now(),
+  };
+  if (typeof event.correlationid === 'string') message.correlationId = event.correlationid;
+  if (typeof event.partitionkey === 'string') message.key = event.partitionkey;
+  if (typeof event.priority === 'number') message.priority = event.priority;
+  if (typeof event.expiresat === 'number') message.expiresAt = event.expiresat;
+  return message;
+}
+
+function stringRecord(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!value || typeof value !== 'object') return out;
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string' && k !== '__proto__') out[k] = v;
+  return out;
+}
+
+/** A cheap check that inlining keeps the envelope valid JSON; a full parse only for odd inputs. */
+function isJsonText(text: string): boolean {
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  // {…} or […] or "…" written by JSON.stringify are safe to inline as they are.
+  if ((first === 123 && last === 125) || (first === 91 && last === 93) || (first === 34 && last === 34)) return true;
+  try {
+    JSON.parse(text);
+    return text.trim().length > 0;
+  } catch {
+    return false;
+  }
+}

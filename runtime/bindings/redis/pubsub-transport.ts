@@ -1,0 +1,387 @@
+/**
+ * Redis Pub/Sub as a Transport: at-most-once, and declared so. A message reaches the subscribers
+ * connected when it is published; nothing is stored. What this file adds over raw PUBLISH/SUBSCRIBE:
+ * one subscriber connection per client with exact `*`/`#` pattern filtering, a bounded queue per
+ * subscription (Redis cannot slow a publisher down; past the bound messages are dropped and
+ * counted), and gap reporting when Redis cuts the subscriber off (client-output-buffer-limit,
+ * restart): it reconnects, resubscribes, counts the gap and says so in health().
+ */
+import { randomUUID } from 'node:crypto';
+import { CapabilityError } from '../../core/errors.ts';
+import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
+import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
+import { HEADER } from '../../core/headers.ts';
+import { RedisConnections, messageOf, redisError } from './connection.ts';
+import { decodeEnvelope, encodeEnvelope } from './envelope.ts';
+import { compilePattern, isPattern } from './pattern.ts';
+import type { TopicPattern } from './pattern.ts';
+import type { PubSubGap, RedisConnection, RedisPubSubOptions } from './options.ts';
+import { resolveConnectionOptions } from './options.ts';
+import { withDeadline } from './deadline.ts';
+
+export const PUBSUB_CAPABILITIES: BrokerCapabilities = Object.freeze({
+  deliveryGuarantee: 'at-most-once',
+  durable: false,
+  consumerGroups: false,
+  patternSubscribe: true,
+  orderingByKey: false,
+  nativeHeaders: false,
+  nativeTtl: false,
+  nativePriority: false,
+  nativeDeadLetter: false,
+  delayedRedelivery: false,
+  redeliveryOnCrash: false,
+});
+
+/** Gaps older than this stop being health issues (they stay counted in details). */
+const GAP_ISSUE_WINDOW_MS = 5 * 60_000;
+
+export class RedisPubSubTransport implements Transport {
+  readonly name = 'redis-pubsub';
+  readonly capabilities = PUBSUB_CAPABILITIES;
+  readonly connections: RedisConnections;
+  readonly #maxBuffered: number;
+  readonly #durableDeadLetters: boolean;
+  readonly #retryOnTimeout: boolean;
+  readonly #onGap: ((gap: PubSubGap) => void) | undefined;
+  #subscriber: RedisConnection | undefined;
+  #subscriberReady: Promise<RedisConnection> | undefined;
+  readonly #byChannel = new Map<string, Set<PubSubSubscription>>();
+  readonly #byGlob = new Map<string, Set<PubSubSubscription>>();
+  readonly #gaps: PubSubGap[] = [];
+  #gapCount = 0;
+  #disconnectedAt: number | undefined;
+  #disconnectReason = 'connection closed';
+  #closing = false;
+
+  constructor(options: RedisPubSubOptions = {}) {
+    const resolved = resolveConnectionOptions(options);
+    this.connections = new RedisConnections(resolved);
+    this.#retryOnTimeout = resolved.retryOnTimeout;
+    this.#maxBuffered = options.maxBufferedPerSubscription ?? 10_000;
+    this.#durableDeadLetters = options.durableDeadLetters ?? true;
+    this.#onGap = options.onGap;
+  }
+
+  async connect(): Promise<void> {
+    this.#closing = false;
+    await this.connections.open();
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const set of [...this.#byChannel.values(), ...this.#byGlob.values()]) for (const sub of set) sub.stop();
+    this.#byChannel.clear();
+    this.#byGlob.clear();
+    this.#subscriber = undefined;
+    this.#subscriberReady = undefined;
+    await this.connections.close();
+  }
+
+  async send(message: WireMessage, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
+    const attempt = async (): Promise<{ offset?: string }> => {
+      const command = this.connections.command;
+      const envelope = encodeEnvelope(message);
+      if (this.#durableDeadLetters && message.headers[HEADER.dlqReason] !== undefined) {
+        // A dead letter published to a channel nobody listens to would be gone: keep a copy in a stream.
+        const results = await withDeadline(
+          command.multi().publish(message.topic, envelope).xadd(message.topic, 'MAXLEN', '~', '10000', '*', 'event', envelope).exec(),
+          options,
+          this.connections.commandTimeoutMs,
+        );
+        const failed = results?.find(([error]) => error);
+        if (failed?.[0]) throw failed[0];
+        const id = results?.[1]?.[1];
+        return typeof id === 'string' ? { offset: id } : {};
+      }
+      await withDeadline(command.publish(message.topic, envelope), options, this.connections.commandTimeoutMs);
+      return {};
+    };
+    try {
+      return await attempt();
+    } catch (error) {
+      const typed = redisError(error, 'PUBLISH to channel', message.topic, this.connections.endpoint);
+      if (typed.code === 'TIMEOUT' && this.#retryOnTimeout) {
+        try {
+          return await attempt();
+        } catch (again) {
+          throw redisError(again, 'PUBLISH to channel', message.topic, this.connections.endpoint);
+        }
+      }
+      throw typed;
+    }
+  }
+
+  async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
+    if (spec.group !== undefined) {
+      throw new CapabilityError(`Redis Pub/Sub has no consumer groups (subscribe to "${spec.topic}" with group "${spec.group}")`, {
+        broker: 'redis',
+        topic: spec.topic,
+        hint: 'Use Redis Streams (redis+streams:// or RedisStreamsClient) for competing consumers and durable delivery',
+      });
+    }
+    const subscriber = await this.#subscriberConnection();
+    const pattern = isPattern(spec.topic) ? compilePattern(spec.topic) : undefined;
+    const subscription = new PubSubSubscription(spec, pattern, onDelivery, this.#maxBuffered, () => this.#detach(subscription));
+    const registry = pattern ? this.#byGlob : this.#byChannel;
+    const key = pattern ? pattern.glob : spec.topic;
+    let set = registry.get(key);
+    if (!set) {
+      set = new Set();
+      registry.set(key, set);
+      try {
+        await (pattern ? subscriber.psubscribe(key) : subscriber.subscribe(key));
+      } catch (error) {
+        registry.delete(key);
+        throw redisError(error, pattern ? 'PSUBSCRIBE' : 'SUBSCRIBE', spec.topic, this.connections.endpoint);
+      }
+    }
+    set.add(subscription);
+    return subscription;
+  }
+
+  async health(): Promise<HealthStatus> {
+    const ping = await this.connections.ping();
+    const issues: string[] = [];
+    if ('error' in ping) issues.push(`Redis at ${this.connections.endpoint} does not answer PING: ${ping.error}`);
+    const subscriberStatus = this.#subscriber?.status ?? 'none';
+    if (this.#subscriber && subscriberStatus !== 'ready') issues.push(`Redis Pub/Sub subscriber connection is ${subscriberStatus}: messages published now are lost`);
+    const recent = this.#gaps.filter((g) => Date.now() - g.to < GAP_ISSUE_WINDOW_MS);
+    for (const gap of recent.slice(-3)) {
+      issues.push(
+        `Redis Pub/Sub subscriber was cut off for ${gap.to - gap.from} ms at ${new Date(gap.from).toISOString()} (${gap.reason}); messages published meanwhile to ${gap.subscriptions.join(', ')} were lost (at-most-once)`,
+      );
+    }
+    const subscriptions: Array<{ topic: string; buffered: number; inFlight: number; dropped: number }> = [];
+    for (const set of [...this.#byChannel.values(), ...this.#byGlob.values()]) {
+      for (const sub of set) {
+        subscriptions.push(sub.stats());
+        if (sub.dropped > 0) issues.push(`Redis Pub/Sub subscription "${sub.topic}" dropped ${sub.dropped} messages: its handlers were slower than the publishers (raise concurrency or maxBufferedPerSubscription)`);
+      }
+    }
+    return {
+      isHealthy: this.connections.isOpen && (!this.#subscriber || subscriberStatus === 'ready'),
+      issues,
+      details: {
+        broker: 'redis',
+        mode: 'pubsub',
+        deliveryGuarantee: 'at-most-once',
+        endpoint: this.connections.endpoint,
+        status: this.connections.status,
+        subscriberStatus,
+        pingMs: 'latencyMs' in ping ? ping.latencyMs : undefined,
+        connections: this.connections.openConnections,
+        lastError: this.connections.lastError,
+        subscriptions,
+        gaps: this.#gapCount,
+        lastGap: this.#gaps.at(-1),
+      },
+    };
+  }
+
+  /** How many times the subscriber connection was lost while subscribed (each a window of lost messages). */
+  get gapCount(): number {
+    return this.#gapCount;
+  }
+
+  async #subscriberConnection(): Promise<RedisConnection> {
+    this.#subscriberReady ??= this.connections.duplicate('pubsub', { autoResubscribe: true }).then((connection) => {
+      this.#subscriber = connection;
+      this.#listen(connection);
+      return connection;
+    });
+    try {
+      return await this.#subscriberReady;
+    } catch (error) {
+      this.#subscriberReady = undefined;
+      throw error;
+    }
+  }
+
+  #listen(connection: RedisConnection): void {
+    const newId = (): string => randomUUID();
+    connection.on('message', (channel: string, text: string) => {
+      const set = this.#byChannel.get(channel);
+      if (!set) return;
+      const message = decodeEnvelope(text, channel, newId);
+      let first = true;
+      for (const sub of set) {
+        sub.push(first ? message : { ...message, headers: { ...message.headers } });
+        first = false;
+      }
+    });
+    connection.on('pmessage', (glob: string, channel: string, text: string) => {
+      const set = this.#byGlob.get(glob);
+      if (!set) return;
+      let message: WireMessage | undefined;
+      for (const sub of set) {
+        if (!sub.pattern?.matches(channel)) continue;
+        if (message) sub.push({ ...message, headers: { ...message.headers } });
+        else sub.push((message = decodeEnvelope(text, channel, newId)));
+      }
+    });
+    connection.on('error', (error: Error) => {
+      this.#disconnectReason = messageOf(error);
+    });
+    connection.on('close', () => {
+      if (this.#closing || this.#disconnectedAt !== undefined) return;
+      if (this.#byChannel.size + this.#byGlob.size === 0) return;
+      this.#disconnectedAt = Date.now();
+      this.#disconnectReason = 'connection closed by Redis (client-output-buffer-limit for a slow subscriber, a restart, or a network failure)';
+    });
+    connection.on('ready', () => {
+      const from = this.#disconnectedAt;
+      if (from === undefined || this.#closing) return;
+      this.#disconnectedAt = undefined;
+      const gap: PubSubGap = {
+        from,
+        to: Date.now(),
+        reason: this.#disconnectReason,
+        subscriptions: [...this.#byChannel.keys(), ...[...this.#byGlob.values()].flatMap((s) => [...s].map((sub) => sub.topic))],
+      };
+      this.#gapCount += 1;
+      this.#gaps.push(gap);
+      if (this.#gaps.length > 20) this.#gaps.shift();
+      void this.#explainGap(gap);
+    });
+  }
+
+  /** Redis counts output-buffer disconnects: if the count moved, that was the cause. */
+  async #explainGap(gap: PubSubGap): Promise<void> {
+    try {
+      const info = String(await this.connections.command.info('stats'));
+      const match = /client_output_buffer_limit_disconnections:(\d+)/.exec(info);
+      if (match && Number(match[1]) > 0) {
+        gap.reason = `Redis dropped the subscriber: client-output-buffer-limit pubsub exceeded (the subscriber fell behind; ${match[1]} such disconnects on this server so far)`;
+      }
+    } catch {
+      // The reason stays generic; the gap is reported either way.
+    }
+    try {
+      this.#onGap?.(gap);
+    } catch {
+      // A listener's failure must not break the subscriber.
+    }
+  }
+
+  async #detach(subscription: PubSubSubscription): Promise<void> {
+    const registry = subscription.pattern ? this.#byGlob : this.#byChannel;
+    const key = subscription.pattern ? subscription.pattern.glob : subscription.topic;
+    const set = registry.get(key);
+    if (!set?.delete(subscription) || set.size > 0) return;
+    registry.delete(key);
+    const subscriber = this.#subscriber;
+    if (!subscriber || subscriber.status !== 'ready') return;
+    try {
+      await (subscription.pattern ? subscriber.punsubscribe(key) : subscriber.unsubscribe(key));
+    } catch {
+      // The connection is going away or already gone; nothing stays subscribed on the server then.
+    }
+  }
+}
+
+/** One `consume()`: a bounded queue in front of the handler, so a slow handler never blocks the others. */
+class PubSubSubscription implements TransportSubscription {
+  readonly topic: string;
+  readonly pattern: TopicPattern | undefined;
+  dropped = 0;
+  readonly #queue: WireMessage[] = [];
+  #head = 0;
+  #inFlight = 0;
+  readonly #prefetch: number;
+  readonly #maxBuffered: number;
+  #paused = false;
+  #stopped = false;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #onDelivery: (delivery: Delivery) => Promise<void>;
+  readonly #detach: () => Promise<void>;
+
+  constructor(spec: ConsumeSpec, pattern: TopicPattern | undefined, onDelivery: (delivery: Delivery) => Promise<void>, maxBuffered: number, detach: () => Promise<void>) {
+    this.topic = spec.topic;
+    this.pattern = pattern;
+    this.#prefetch = Math.max(1, spec.prefetch);
+    this.#maxBuffered = maxBuffered;
+    this.#onDelivery = onDelivery;
+    this.#detach = detach;
+  }
+
+  push(message: WireMessage): void {
+    if (this.#stopped) return;
+    if (this.#queue.length - this.#head >= this.#maxBuffered) {
+      this.dropped += 1;
+      return;
+    }
+    this.#queue.push(message);
+    this.#pump();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#pump();
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    await this.#detach();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#queue.length = 0;
+    this.#head = 0;
+  }
+
+  stats(): { topic: string; buffered: number; inFlight: number; dropped: number } {
+    return { topic: this.topic, buffered: this.#queue.length - this.#head, inFlight: this.#inFlight, dropped: this.dropped };
+  }
+
+  #pump(): void {
+    while (!this.#paused && !this.#stopped && this.#inFlight < this.#prefetch && this.#head < this.#queue.length) {
+      const message = this.#queue[this.#head] as WireMessage;
+      this.#head += 1;
+      this.#deliver(message, 1);
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #deliver(message: WireMessage, deliveryCount: number): void {
+    this.#inFlight += 1;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.#inFlight -= 1;
+      queueMicrotask(() => this.#pump());
+      return true;
+    };
+    const delivery: Delivery = {
+      message,
+      deliveryCount,
+      ack: async () => {
+        settle();
+      },
+      nack: async ({ requeue, delayMs }) => {
+        if (!settle() || !requeue || this.#stopped) return;
+        // Pub/Sub keeps nothing: a requeue can only be honoured in this process (lost if it exits).
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          if (!this.#stopped) this.#deliver(message, deliveryCount + 1);
+        }, delayMs ?? 0);
+        this.#timers.add(timer);
+      },
+    };
+    this.#onDelivery(delivery).catch(() => {
+      // The shared layer settles every delivery itself; a rejection here means it could not, so drop it.
+      settle();
+    });
+  }
+}

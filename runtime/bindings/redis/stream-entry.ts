@@ -1,0 +1,84 @@
+/**
+ * A message as a Redis Stream entry: the payload in field `data`, metadata in CloudEvents
+ * binary-mode style fields (`ce_id`, `ce_time`, …, `content-type`), and every header as a field
+ * of its own name, so `XRANGE` in redis-cli reads naturally. A header whose name collides with
+ * one of ours (`data`, `content-type`, `ce_*`) or starts with `h:` is stored as `h:<name>`.
+ */
+import type { WireMessage } from '../../core/transport.ts';
+
+const F = {
+  id: 'ce_id',
+  time: 'ce_time',
+  correlationId: 'ce_correlationid',
+  key: 'ce_partitionkey',
+  priority: 'ce_priority',
+  expiresAt: 'ce_expiresat',
+  contentType: 'content-type',
+  data: 'data',
+} as const;
+
+function needsEscape(name: string): boolean {
+  return name === F.data || name === F.contentType || name.startsWith('ce_') || name.startsWith('h:');
+}
+
+/** Field/value pairs for XADD, payload last (the largest value). */
+export function entryFields(message: WireMessage): Array<string | Buffer> {
+  const fields: Array<string | Buffer> = [F.id, message.messageId, F.time, String(message.timestamp), F.contentType, message.contentType];
+  if (message.correlationId !== undefined) fields.push(F.correlationId, message.correlationId);
+  if (message.key !== undefined) fields.push(F.key, message.key);
+  if (message.priority !== undefined) fields.push(F.priority, String(message.priority));
+  if (message.expiresAt !== undefined) fields.push(F.expiresAt, String(message.expiresAt));
+  for (const name in message.headers) {
+    const value = message.headers[name];
+    if (value !== undefined) fields.push(needsEscape(name) ? `h:${name}` : name, value);
+  }
+  fields.push(F.data, Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength));
+  return fields;
+}
+
+/** Reads an entry (fields as Buffers, as `callBuffer` returns them). Unknown layouts still yield a message. */
+export function messageFromEntry(topic: string, entryId: string, raw: Buffer[]): WireMessage {
+  const headers: Record<string, string> = {};
+  const message: WireMessage = { messageId: entryId, topic, body: new Uint8Array(0), headers, contentType: 'application/octet-stream', timestamp: timestampOf(entryId) };
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString();
+    const value = raw[i + 1] as Buffer;
+    switch (name) {
+      case F.data:
+        message.body = value;
+        break;
+      case F.id:
+        message.messageId = value.toString();
+        break;
+      case F.time:
+        message.timestamp = Number(value.toString()) || message.timestamp;
+        break;
+      case F.contentType:
+        message.contentType = value.toString();
+        break;
+      case F.correlationId:
+        message.correlationId = value.toString();
+        break;
+      case F.key:
+        message.key = value.toString();
+        break;
+      case F.priority:
+        message.priority = Number(value.toString());
+        break;
+      case F.expiresAt:
+        message.expiresAt = Number(value.toString());
+        break;
+      default: {
+        const header = name.startsWith('h:') ? name.slice(2) : name;
+        if (header !== '__proto__') headers[header] = value.toString();
+      }
+    }
+  }
+  return message;
+}
+
+/** Stream ids start with the epoch ms at which Redis added the entry. */
+function timestampOf(entryId: string): number {
+  const ms = Number(entryId.slice(0, entryId.indexOf('-')));
+  return Number.isFinite(ms) && ms > 0 ? ms : Date.now();
+}

@@ -1,0 +1,522 @@
+/**
+ * Redis Streams as a Transport: durable, at-least-once, consumer groups.
+ *
+ * - publish: XADD with headers as entry fields, trimmed with `MAXLEN ~ maxLen`; resolves with the entry id
+ *   once Redis has appended it.
+ * - subscribe: XREADGROUP (COUNT = free prefetch slots, bounded BLOCK) on a dedicated connection;
+ *   XACK after the handler succeeded. No group given: a private group per subscription (fan-out),
+ *   destroyed on close.
+ * - crash recovery: entries pending longer than `claimIdleMs` (a consumer died or hangs) are taken over
+ *   with XAUTOCLAIM; their delivery count (XPENDING) drives retries and dead-lettering.
+ * - nack with requeue: the entry stays in the group's pending list (never copied, never acked), a timer
+ *   here XCLAIMs it back after `delayMs` (that bumps Redis's delivery count). If this process dies first,
+ *   another consumer reclaims it after `claimIdleMs`. Nothing is ever acked before it was handled or
+ *   dead-lettered, so no path loses a message.
+ * - NOGROUP (the stream or group vanished, e.g. Redis restarted without persistence): the group is
+ *   recreated with MKSTREAM from the start of the stream, and counted in health().
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
+import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
+import { RedisConnections, messageOf, redisError } from './connection.ts';
+import type { RedisConnection, RedisStreamsOptions } from './options.ts';
+import { resolveConnectionOptions } from './options.ts';
+import { entryFields, messageFromEntry } from './stream-entry.ts';
+import { autoclaimReply, deliveryCounts, entriesOfReadReply, entryList, groupInfos } from './stream-replies.ts';
+import type { RawEntry } from './stream-replies.ts';
+import { withDeadline } from './deadline.ts';
+
+export const STREAMS_CAPABILITIES: BrokerCapabilities = Object.freeze({
+  deliveryGuarantee: 'at-least-once',
+  durable: true,
+  consumerGroups: true,
+  patternSubscribe: false,
+  orderingByKey: false,
+  nativeHeaders: true,
+  nativeTtl: false,
+  nativePriority: false,
+  nativeDeadLetter: false,
+  delayedRedelivery: true,
+  redeliveryOnCrash: true,
+});
+
+export const PRIVATE_GROUP_PREFIX = 'contractbus.private.';
+
+interface StreamsSettings {
+  maxLen: number;
+  claimIdleMs: number;
+  claimIntervalMs: number;
+  blockMs: number;
+  consumerName: string | undefined;
+}
+
+export class RedisStreamsTransport implements Transport {
+  readonly name = 'redis-streams';
+  readonly capabilities = STREAMS_CAPABILITIES;
+  readonly connections: RedisConnections;
+  readonly settings: StreamsSettings;
+  readonly #retryOnTimeout: boolean;
+  readonly #subscriptions = new Set<StreamSubscription>();
+
+  constructor(options: RedisStreamsOptions = {}) {
+    const resolved = resolveConnectionOptions(options);
+    this.connections = new RedisConnections(resolved);
+    this.#retryOnTimeout = resolved.retryOnTimeout;
+    const claimIdleMs = options.claimIdleMs ?? 60_000;
+    this.settings = {
+      maxLen: options.maxLen ?? 100_000,
+      claimIdleMs,
+      claimIntervalMs: options.claimIntervalMs ?? Math.max(10, Math.min(Math.floor(claimIdleMs / 2), 5_000)),
+      blockMs: options.blockMs ?? 2_000,
+      consumerName: options.consumerName,
+    };
+  }
+
+  async connect(): Promise<void> {
+    await this.connections.open();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+    await this.connections.close();
+  }
+
+  async send(message: WireMessage, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
+    const args: Array<string | Buffer | number> = [message.topic];
+    if (this.settings.maxLen > 0) args.push('MAXLEN', '~', this.settings.maxLen);
+    args.push('*', ...entryFields(message));
+    const attempt = async (): Promise<{ offset: string }> => {
+      const id = await withDeadline(this.connections.command.call('XADD', args), options, this.connections.commandTimeoutMs);
+      return { offset: String(id) };
+    };
+    try {
+      return await attempt();
+    } catch (error) {
+      const typed = redisError(error, 'XADD to stream', message.topic, this.connections.endpoint);
+      if (typed.code !== 'TIMEOUT' || !this.#retryOnTimeout) throw typed;
+      try {
+        return await attempt();
+      } catch (again) {
+        throw redisError(again, 'XADD to stream', message.topic, this.connections.endpoint);
+      }
+    }
+  }
+
+  async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
+    const privateGroup = spec.group === undefined;
+    const group = spec.group ?? `${PRIVATE_GROUP_PREFIX}${randomUUID()}`;
+    const consumer = this.settings.consumerName ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    const subscription = new StreamSubscription(this, spec, group, privateGroup, consumer, onDelivery, () => this.#subscriptions.delete(subscription));
+    await subscription.start();
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async health(): Promise<HealthStatus> {
+    const ping = await this.connections.ping();
+    const issues: string[] = [];
+    if ('error' in ping) issues.push(`Redis at ${this.connections.endpoint} does not answer PING: ${ping.error}`);
+    const subscriptions = await Promise.all([...this.#subscriptions].map((s) => s.describe()));
+    for (const s of subscriptions) issues.push(...s.issues);
+    return {
+      isHealthy: this.connections.isOpen && subscriptions.every((s) => s.reading),
+      issues,
+      details: {
+        broker: 'redis',
+        mode: 'streams',
+        deliveryGuarantee: 'at-least-once',
+        endpoint: this.connections.endpoint,
+        status: this.connections.status,
+        pingMs: 'latencyMs' in ping ? ping.latencyMs : undefined,
+        connections: this.connections.openConnections,
+        lastError: this.connections.lastError,
+        subscriptions: subscriptions.map((s) => s.details),
+      },
+    };
+  }
+}
+
+class StreamSubscription implements TransportSubscription {
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly #transport: RedisStreamsTransport;
+  readonly #privateGroup: boolean;
+  readonly #startFrom: 'earliest' | 'latest';
+  readonly #prefetch: number;
+  readonly #onDelivery: (delivery: Delivery) => Promise<void>;
+  readonly #forget: () => void;
+  #blocking: RedisConnection | undefined;
+  #blockingClientId: number | undefined;
+  #inFlight = 0;
+  #paused = false;
+  #closed = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  /** Own pending entries to read first (a stable consumer name resuming after a restart). */
+  #historyCursor: string | undefined;
+  #claimCursor = '0-0';
+  #nextClaimAt = 0;
+  /** Requeued entries whose delay has passed, waiting for a free slot: id → previous delivery count. */
+  readonly #ready = new Map<string, number>();
+  /** Entries a read returned after pause()/close() was called: handed out on resume, handed back on close. */
+  #held: RawEntry[] = [];
+  #blockedInRead = false;
+  readonly #delayTimers = new Set<NodeJS.Timeout>();
+  // Observability
+  #reading = false;
+  #lastError: string | undefined;
+  #groupRecreated = 0;
+  #reclaimed = 0;
+  #trimmedWhilePending = 0;
+
+  constructor(
+    transport: RedisStreamsTransport,
+    spec: ConsumeSpec,
+    group: string,
+    privateGroup: boolean,
+    consumer: string,
+    onDelivery: (delivery: Delivery) => Promise<void>,
+    forget: () => void,
+  ) {
+    this.#transport = transport;
+    this.topic = spec.topic;
+    this.group = group;
+    this.#privateGroup = privateGroup;
+    this.consumer = consumer;
+    this.#startFrom = spec.startFrom;
+    this.#prefetch = Math.max(1, spec.prefetch);
+    this.#onDelivery = onDelivery;
+    this.#forget = forget;
+    if (transport.settings.consumerName !== undefined) this.#historyCursor = '0';
+  }
+
+  get #settings(): StreamsSettings {
+    return this.#transport.settings;
+  }
+
+  get #connections(): RedisConnections {
+    return this.#transport.connections;
+  }
+
+  async start(): Promise<void> {
+    await this.#ensureGroup(this.#startFrom === 'latest' ? '$' : '0');
+    const blocking = await this.#connections.duplicate(`streams:${this.topic}`, {
+      // The blocking read must outlive its BLOCK; every other command keeps the short timeout.
+      commandTimeout: this.#settings.blockMs + this.#connections.commandTimeoutMs,
+    });
+    this.#blocking = blocking;
+    try {
+      this.#blockingClientId = Number(await blocking.call('CLIENT', 'ID'));
+    } catch {
+      this.#blockingClientId = undefined;
+    }
+    this.#loop = this.#run();
+  }
+
+  pause(): void {
+    this.#paused = true;
+    void this.#interruptRead();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#signal();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#signal();
+    for (const timer of this.#delayTimers) clearTimeout(timer);
+    this.#delayTimers.clear();
+    await this.#interruptRead();
+    await this.#loop;
+    const blocking = this.#blocking;
+    this.#blocking = undefined;
+    if (blocking) await this.#connections.release(blocking);
+    await this.#handBack();
+    this.#forget();
+  }
+
+  async describe(): Promise<{ reading: boolean; issues: string[]; details: Record<string, unknown> }> {
+    const issues: string[] = [];
+    const details: Record<string, unknown> = {
+      topic: this.topic,
+      group: this.group,
+      privateGroup: this.#privateGroup,
+      consumer: this.consumer,
+      inFlight: this.#inFlight,
+      awaitingRedelivery: this.#ready.size + this.#delayTimers.size,
+      reclaimed: this.#reclaimed,
+      groupRecreated: this.#groupRecreated,
+      trimmedWhilePending: this.#trimmedWhilePending,
+      lastError: this.#lastError,
+    };
+    if (!this.#reading && !this.#closed) issues.push(`Redis Streams subscription "${this.topic}" (group ${this.group}) is not reading: ${this.#lastError ?? 'starting'}`);
+    if (this.#groupRecreated > 0) {
+      issues.push(`Redis Streams group ${this.group} on "${this.topic}" vanished and was recreated ${this.#groupRecreated} time(s) (Redis restarted without persistence?); entries written before were lost by Redis`);
+    }
+    if (this.#trimmedWhilePending > 0) {
+      issues.push(`Redis trimmed ${this.#trimmedWhilePending} pending entries of "${this.topic}" before they were handled (MAXLEN too small for the backlog: raise maxLen)`);
+    }
+    try {
+      const info = groupInfos(await this.#connections.command.call('XINFO', 'GROUPS', this.topic)).find((g) => g.name === this.group);
+      if (info) {
+        details.pending = info.pending;
+        details.lag = info.lag ?? null;
+        details.lastDeliveredId = info['last-delivered-id'];
+        details.entriesRead = info['entries-read'] ?? null;
+        details.consumers = info.consumers;
+      }
+    } catch (error) {
+      details.infoError = messageOf(error);
+    }
+    return { reading: this.#reading || this.#closed, issues, details };
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      try {
+        if (this.#paused || this.#free() === 0) {
+          this.#reading = true;
+          await this.#idle();
+          continue;
+        }
+        if (this.#held.length > 0) this.#handOutHeld();
+        else if (this.#ready.size > 0) await this.#redeliverReady();
+        else if (this.#historyCursor !== undefined) await this.#readHistory();
+        else if (Date.now() >= this.#nextClaimAt) await this.#reclaim();
+        else await this.#readNew();
+        this.#reading = true;
+        failures = 0;
+      } catch (error) {
+        if (this.#closed) break;
+        const text = messageOf(error);
+        this.#lastError = text;
+        if (/NOGROUP/.test(text)) {
+          try {
+            // The stream or group is gone (server restart without persistence, or deleted): start over from the beginning.
+            await this.#ensureGroup('0');
+            this.#groupRecreated += 1;
+            continue;
+          } catch (again) {
+            this.#lastError = messageOf(again);
+          }
+        }
+        this.#reading = false;
+        failures += 1;
+        await this.#idle(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  #free(): number {
+    return this.#prefetch - this.#inFlight;
+  }
+
+  async #readNew(): Promise<void> {
+    this.#blockedInRead = true;
+    let reply: unknown;
+    try {
+      reply = await this.#blockingConnection().callBuffer(
+        'XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', this.#free(), 'BLOCK', this.#settings.blockMs, 'STREAMS', this.topic, '>',
+      );
+    } finally {
+      this.#blockedInRead = false;
+    }
+    const entries = entriesOfReadReply(reply);
+    if (this.#paused || this.#closed) this.#held.push(...entries);
+    else for (const entry of entries) this.#handOut(entry, 1);
+  }
+
+  #handOutHeld(): void {
+    const now = this.#held.splice(0, this.#free());
+    for (const entry of now) this.#handOut(entry, 1);
+  }
+
+  async #readHistory(): Promise<void> {
+    const reply = await this.#blockingConnection().callBuffer('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', this.#free(), 'STREAMS', this.topic, this.#historyCursor ?? '0');
+    const entries = entriesOfReadReply(reply);
+    if (entries.length === 0) {
+      this.#historyCursor = undefined;
+      return;
+    }
+    this.#historyCursor = (entries.at(-1) as RawEntry).id;
+    await this.#handOutWithCounts(entries);
+  }
+
+  async #reclaim(): Promise<void> {
+    const reply = await this.#blockingConnection().callBuffer(
+      'XAUTOCLAIM', this.topic, this.group, this.consumer, this.#settings.claimIdleMs, this.#claimCursor, 'COUNT', this.#free(),
+    );
+    const { cursor, entries, deleted } = autoclaimReply(reply);
+    this.#claimCursor = cursor;
+    if (cursor === '0-0') this.#nextClaimAt = Date.now() + this.#settings.claimIntervalMs;
+    this.#trimmedWhilePending += deleted.length;
+    this.#reclaimed += entries.length;
+    await this.#handOutWithCounts(entries);
+  }
+
+  async #redeliverReady(): Promise<void> {
+    const ids = [...this.#ready.keys()].slice(0, this.#free());
+    const previous = new Map(ids.map((id) => [id, this.#ready.get(id) ?? 1]));
+    for (const id of ids) this.#ready.delete(id);
+    // XCLAIM to ourselves bumps the delivery count Redis keeps and resets the idle clock.
+    const reply = await this.#blockingConnection().callBuffer('XCLAIM', this.topic, this.group, this.consumer, 0, ...ids);
+    for (const entry of entryList(reply)) this.#handOut(entry, (previous.get(entry.id) ?? 1) + 1);
+  }
+
+  async #handOutWithCounts(entries: RawEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.#connections.command.pipeline();
+    for (const entry of entries) pipeline.xpending(this.topic, this.group, entry.id, entry.id, 1);
+    const results = (await pipeline.exec()) ?? [];
+    const counts = new Map<string, number>();
+    for (const [, value] of results) for (const [id, count] of deliveryCounts(value)) counts.set(id, count);
+    for (const entry of entries) this.#handOut(entry, counts.get(entry.id) ?? 1);
+  }
+
+  #handOut(entry: RawEntry, deliveryCount: number): void {
+    if (entry.fields === null) {
+      // Trimmed by MAXLEN while pending: there is nothing left to deliver.
+      this.#trimmedWhilePending += 1;
+      void this.#xack(entry.id).catch(() => undefined);
+      return;
+    }
+    const message = messageFromEntry(this.topic, entry.id, entry.fields);
+    this.#inFlight += 1;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.#inFlight -= 1;
+      this.#signal();
+      return true;
+    };
+    const delivery: Delivery = {
+      message,
+      deliveryCount,
+      ack: async () => {
+        if (!settle()) return;
+        await this.#xack(entry.id);
+      },
+      nack: async ({ requeue, delayMs }) => {
+        if (!settle()) return;
+        if (!requeue) {
+          // The shared layer dead-lettered it (or chose to drop it): remove it from the pending list.
+          await this.#xack(entry.id);
+          return;
+        }
+        this.#requeue(entry.id, deliveryCount, delayMs ?? 0);
+      },
+    };
+    this.#onDelivery(delivery).catch((error: unknown) => {
+      // Not settled by the shared layer: leave the entry pending so XAUTOCLAIM redelivers it.
+      this.#lastError = messageOf(error);
+      settle();
+    });
+  }
+
+  #requeue(id: string, deliveryCount: number, delayMs: number): void {
+    if (this.#closed) return;
+    const bound = Math.max(this.#prefetch * 4, 100);
+    if (delayMs >= this.#settings.claimIdleMs || this.#ready.size + this.#delayTimers.size >= bound) {
+      // Too far out, or too many waiting: Redis keeps it pending and XAUTOCLAIM brings it back.
+      return;
+    }
+    if (delayMs <= 0) {
+      this.#makeReady(id, deliveryCount);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#delayTimers.delete(timer);
+      if (!this.#closed) this.#makeReady(id, deliveryCount);
+    }, delayMs);
+    this.#delayTimers.add(timer);
+  }
+
+  #makeReady(id: string, deliveryCount: number): void {
+    this.#ready.set(id, deliveryCount);
+    this.#signal();
+    // A blocked read would hold the redelivery back for up to blockMs.
+    if (this.#blockedInRead && !this.#paused) void this.#interruptRead();
+  }
+
+  async #xack(id: string): Promise<void> {
+    try {
+      await this.#connections.command.xack(this.topic, this.group, id);
+    } catch (error) {
+      throw redisError(error, `XACK ${id} on stream`, this.topic, this.#connections.endpoint);
+    }
+  }
+
+  async #ensureGroup(startId: '0' | '$'): Promise<void> {
+    try {
+      await this.#connections.command.call('XGROUP', 'CREATE', this.topic, this.group, startId, 'MKSTREAM');
+    } catch (error) {
+      if (/BUSYGROUP/.test(messageOf(error))) return;
+      throw redisError(error, `XGROUP CREATE ${this.group} on stream`, this.topic, this.#connections.endpoint);
+    }
+  }
+
+  /** On close: destroy a private group; in a shared group make what we held claimable by others right away. */
+  async #handBack(): Promise<void> {
+    const command = this.#connections.command;
+    try {
+      if (this.#privateGroup) {
+        await command.call('XGROUP', 'DESTROY', this.topic, this.group);
+        return;
+      }
+      const waiting = [...this.#ready.keys(), ...this.#held.map((e) => e.id)];
+      this.#ready.clear();
+      this.#held = [];
+      const own = deliveryCounts(await command.call('XPENDING', this.topic, this.group, '-', '+', 1000, this.consumer));
+      const ids = [...new Set([...waiting, ...own.keys()])];
+      if (ids.length > 0) {
+        // Setting their idle time to claimIdleMs lets the next XAUTOCLAIM of any consumer take them at once.
+        await command.call('XCLAIM', this.topic, this.group, this.consumer, 0, ...ids, 'IDLE', this.#settings.claimIdleMs, 'JUSTID');
+      } else {
+        await command.call('XGROUP', 'DELCONSUMER', this.topic, this.group, this.consumer);
+      }
+    } catch {
+      // Best effort: whatever stays pending is reclaimed after claimIdleMs anyway.
+    }
+  }
+
+  #blockingConnection(): RedisConnection {
+    if (!this.#blocking) throw new Error('Redis Streams subscription is closed');
+    return this.#blocking;
+  }
+
+  /** Ends a blocked XREADGROUP now (it returns as if its BLOCK expired), so pause/close need not wait for it. */
+  async #interruptRead(): Promise<void> {
+    if (this.#blockingClientId === undefined || !this.#connections.isOpen) return;
+    try {
+      await this.#connections.command.call('CLIENT', 'UNBLOCK', this.#blockingClientId);
+    } catch {
+      // No permission for CLIENT UNBLOCK (managed Redis): the read ends by its BLOCK timeout instead.
+    }
+  }
+
+  #idle(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        if (timer) clearTimeout(timer);
+        if (self.#wake === done) self.#wake = undefined;
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  #signal(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
