@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEnvelope, encodeEnvelope } from './envelope.ts';
+import { entryFields, messageFromEntry } from './stream-entry.ts';
+import { optionsFromUrl, resolveConnectionOptions } from './options.ts';
+import type { WireMessage } from '../../core/transport.ts';
+
+const message: WireMessage = {
+  messageId: 'id-1',
+  topic: 'orders.created',
+  body: new TextEncoder().encode('{"orderId":"7","total":12.5}'),
+  headers: { correlation: 'x', 'x-contractbus-attempt': '2', data: 'user header named data', ce_id: 'user ce_id', 'h:odd': 'y' },
+  contentType: 'application/json',
+  correlationId: 'corr',
+  key: 'k',
+  timestamp: 1_700_000_000_000,
+  priority: 5,
+  expiresAt: 1_700_000_060_000,
+};
+
+function text(body: Uint8Array): string {
+  return new TextDecoder().decode(body);
+}
+
+describe('Pub/Sub CloudEvents envelope', () => {
+  it('round-trips payload, metadata and headers exactly', () => {
+    const encoded = encodeEnvelope(message);
+    const event = JSON.parse(encoded) as Record<string, unknown>;
+    expect(event.specversion).toBe('1.0');
+    expect(event.data).toEqual({ orderId: '7', total: 12.5 });
+    const decoded = decodeEnvelope(encoded, 'orders.created', () => 'fallback');
+    expect({ ...decoded, body: text(decoded.body) }).toEqual({ ...message, body: text(message.body) });
+  });
+
+  it('carries non-JSON payloads as data_base64', () => {
+    const binary: WireMessage = { ...message, body: new Uint8Array([0, 255, 1]), contentType: 'application/octet-stream' };
+    const decoded = decodeEnvelope(encodeEnvelope(binary), 't', () => 'f');
+    expect([...decoded.body]).toEqual([0, 255, 1]);
+  });
+
+  it('hands a foreign payload on as the body instead of throwing', () => {
+    const decoded = decodeEnvelope('hello', 'chan', () => 'generated');
+    expect(decoded.messageId).toBe('generated');
+    expect(text(decoded.body)).toBe('hello');
+    expect(decoded.contentType).toBe('application/octet-stream');
+  });
+
+  it('ignores a __proto__ header instead of polluting the prototype', () => {
+    const decoded = decodeEnvelope('{"specversion":"1.0","id":"1","headers":{"__proto__":{"x":"1"},"a":"b"},"data":1}', 'c', () => 'f');
+    expect(decoded.headers).toEqual({ a: 'b' });
+    expect(Object.getPrototypeOf(decoded.headers)).toBe(Object.prototype);
+  });
+});
+
+describe('Streams entry fields', () => {
+  it('round-trips with headers as fields, escaping names that collide with ours', () => {
+    const fields = entryFields(message);
+    const names = fields.filter((_, i) => i % 2 === 0).map(String);
+    expect(names).toContain('correlation');
+    expect(names).toContain('h:data');
+    expect(names).toContain('h:ce_id');
+    expect(names).toContain('h:h:odd');
+    expect(names.at(-1)).toBe('data');
+    const raw = fields.map((f) => (Buffer.isBuffer(f) ? f : Buffer.from(f)));
+    const decoded = messageFromEntry('orders.created', '1700000000000-0', raw);
+    expect({ ...decoded, body: text(decoded.body) }).toEqual({ ...message, body: text(message.body) });
+  });
+});
+
+describe('Redis URLs and options', () => {
+  it('redis:// is Pub/Sub, redis+streams:// is Streams, rediss turns TLS on', () => {
+    expect(optionsFromUrl('redis://127.0.0.1:6379/2').mode).toBe('pubsub');
+    expect(optionsFromUrl('redis://127.0.0.1:6379/2').options.db).toBe(2);
+    const streams = optionsFromUrl('rediss+streams://u:p%40ss@example.com:6380/0?maxLen=500&claimIdleMs=1000');
+    expect(streams.mode).toBe('streams');
+    expect(streams.options).toMatchObject({ host: 'example.com', port: 6380, username: 'u', password: 'p@ss', maxLen: 500, claimIdleMs: 1000, tls: { servername: 'example.com' } });
+    expect(optionsFromUrl('redis://h?mode=streams').mode).toBe('streams');
+  });
+
+  it('rejects unknown schemes and bad numbers with a clear error', () => {
+    expect(() => optionsFromUrl('kafka://x')).toThrow(/unsupported URL scheme "kafka:"/);
+    expect(() => optionsFromUrl('redis://x?maxLen=lots')).toThrow(/maxLen=lots/);
+  });
+
+  it('fails fast while disconnected: no offline queue, bounded round trips', () => {
+    const resolved = resolveConnectionOptions({ url: 'redis://127.0.0.1:6379', commandTimeoutMs: 1234, port: 6390 });
+    expect(resolved.redisOptions).toMatchObject({ enableOfflineQueue: false, commandTimeout: 1234, port: 6390, lazyConnect: true });
+    expect(resolved.endpoint).toBe('redis://127.0.0.1:6390/0');
+    const retry = resolved.redisOptions.retryStrategy as (times: number) => number | null;
+    expect(retry(1)).toBeGreaterThan(0);
+    expect(resolveConnectionOptions({ autoReconnect: false }).redisOptions.retryStrategy?.(1)).toBeNull();
+    expect(resolveConnectionOptions({ maxReconnectAttempts: 2 }).redisOptions.retryStrategy?.(3)).toBeNull();
+  });
+});
