@@ -81,7 +81,9 @@ case "$cmd" in
     ;;
   stop)
     names_from "$@"
-    for n in "${NAMES[@]}"; do "${n}_stop"; done
+    # In parallel: RabbitMQ's graceful stop and Kafka's controlled shutdown take seconds each.
+    for n in "${NAMES[@]}"; do "${n}_stop" & done
+    wait
     ;;
   status)
     names_from "$@"

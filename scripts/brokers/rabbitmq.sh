@@ -125,6 +125,14 @@ rabbitmq_stop() {
     say rabbitmq "stopped (pid $pid${beam:+, vm $beam})"
   fi
   if epmd="$(live_pid "$dir/epmd.pid")"; then
+    # Another Erlang node (e.g. a second checkout's RabbitMQ) may have registered with
+    # the epmd we started; killing it would make that node unreachable for rabbitmqctl.
+    local others
+    others="$(ERL_EPMD_PORT="$EPMD_PORT" epmd -names 2>/dev/null | grep -c '^name ' || true)"
+    if ((others > 0)); then
+      say rabbitmq "left epmd (pid $epmd) running: $others other Erlang node(s) registered"
+      return 0
+    fi
     stop_pid "$epmd" 5
     rm -f "$dir/epmd.pid"
     say rabbitmq "stopped epmd (pid $epmd)"
