@@ -22,6 +22,16 @@ describe('MemoryIdempotencyStore', () => {
     expect(await store.tryClaim('m2', 1000)).toBe(true);
   });
 
+  it('release() never undoes a completed key', async () => {
+    const store = new MemoryIdempotencyStore();
+    await store.tryClaim('m', 1000);
+    await store.complete('m', 1000);
+    await store.release('m');
+    expect(store.stateOf('m')).toBe('done');
+    expect(await store.tryClaim('m', 1000)).toBe(false);
+    await store.release('never-claimed'); // harmless
+  });
+
   it('lets exactly one of many concurrent claims win', async () => {
     const store = new MemoryIdempotencyStore();
     const results = await Promise.all(Array.from({ length: 50 }, () => store.tryClaim('same', 1000)));

@@ -15,7 +15,10 @@ export interface IdempotencyStore {
   tryClaim(key: string, ttlMs: number): Promise<boolean>;
   /** The handler succeeded: remember the key as handled for `ttlMs`. */
   complete(key: string, ttlMs: number): Promise<void>;
-  /** The handler failed: forget the claim so a redelivery may try again. */
+  /**
+   * The handler failed: forget the in-progress claim so a redelivery may try again. A key already
+   * completed stays completed (a late release from a slow, timed-out attempt must not undo it).
+   */
   release(key: string): Promise<void>;
 }
 
@@ -78,7 +81,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 
   async release(key: string): Promise<void> {
-    this.#entries.delete(key);
+    if (this.#entries.get(key)?.state === 'in-progress') this.#entries.delete(key);
   }
 
   /** For tests and diagnostics. */
