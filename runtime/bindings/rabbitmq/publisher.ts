@@ -1,0 +1,269 @@
+/**
+ * One long-lived confirm channel for every publish (never a channel per publish). A publish
+ * resolves when RabbitMQ confirms it (basic.ack), and rejects when RabbitMQ nacks it, when the
+ * message came back unroutable (basic.return: RabbitMQ also acks those, so the ack alone proves
+ * nothing), when the channel dies first, or when the timeout passes.
+ *
+ * Backpressure: when the socket's write buffer is full (`publish` returns false) or RabbitMQ
+ * blocks the connection (memory or disk alarm), publishes wait for 'drain' / 'unblocked' instead
+ * of piling up in memory; the wait counts against the publish timeout.
+ */
+import type { ChannelModel, ConfirmChannel, Channel, Message, Options } from 'amqplib';
+import { PublishError, TimeoutError } from '../../core/errors.ts';
+import { withTimeout } from './connection.ts';
+
+export interface PublishRequest {
+  exchange: string;
+  routingKey: string;
+  content: Buffer;
+  options: Options.Publish;
+  confirm: boolean;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** For error messages: the contractbus topic. */
+  topic: string;
+}
+
+interface Pending {
+  messageId: string;
+  returned: Message | undefined;
+  settled: boolean;
+}
+
+export class UnroutableError extends PublishError {
+  override readonly code: string = 'UNROUTABLE';
+}
+
+export class Publisher {
+  private confirmChannel: ConfirmChannel | undefined;
+  private plainChannel: Channel | undefined;
+  private opening: Promise<ConfirmChannel> | undefined;
+  private model: ChannelModel | undefined;
+  /** Unconfirmed mandatory publishes by messageId, oldest first (returns arrive in publish order, before the ack). */
+  private readonly unconfirmed = new Map<string, Pending[]>();
+  private writable = true;
+  private drainWaiters: Array<() => void> = [];
+  private blockedReason: string | undefined;
+  private unblockWaiters: Array<() => void> = [];
+  inFlight = 0;
+  published = 0;
+  returned = 0;
+  private readonly openTimeoutMs: number;
+
+  constructor(openTimeoutMs: number) {
+    this.openTimeoutMs = openTimeoutMs;
+  }
+
+  get channelState(): 'open' | 'closed' {
+    return this.confirmChannel ? 'open' : 'closed';
+  }
+
+  get blocked(): string | undefined {
+    return this.blockedReason;
+  }
+
+  /** After every (re)connect: open the confirm channel eagerly so the first publish does not pay for it. */
+  async restore(model: ChannelModel): Promise<void> {
+    this.model = model;
+    this.confirmChannel = undefined;
+    this.plainChannel = undefined;
+    this.opening = undefined;
+    this.setBlocked(undefined);
+    this.writable = true;
+    this.releaseDrainWaiters();
+    await this.channel(model);
+  }
+
+  setBlocked(reason: string | undefined): void {
+    this.blockedReason = reason;
+    if (reason === undefined) {
+      const waiters = this.unblockWaiters;
+      this.unblockWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** Channel or connection gone: wake everyone waiting so they fail or retry on the new channel. */
+  invalidate(): void {
+    this.confirmChannel = undefined;
+    this.plainChannel = undefined;
+    this.opening = undefined;
+    this.model = undefined;
+    this.writable = true;
+    this.releaseDrainWaiters();
+  }
+
+  async publish(request: PublishRequest): Promise<void> {
+    const deadline = Date.now() + request.timeoutMs;
+    if (!this.model) throw new PublishError(`RabbitMQ publish to '${request.topic}' failed: not connected`, { broker: 'rabbitmq', topic: request.topic });
+    if (this.blockedReason !== undefined || !this.writable) await this.waitWritable(request, deadline);
+    request.signal?.throwIfAborted();
+    if (!request.confirm) {
+      const channel = await this.plain(this.model);
+      if (!channel.publish(request.exchange, request.routingKey, request.content, request.options)) this.writable = false;
+      this.published++;
+      return;
+    }
+    const channel = this.confirmChannel ?? (await this.channel(this.model));
+    const pending = request.options.mandatory ? this.track(request.options.messageId ?? '') : undefined;
+    this.inFlight++;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const remaining = Math.max(1, deadline - Date.now());
+        let done = false;
+        const finish = (error?: Error): void => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          request.signal?.removeEventListener('abort', onAbort);
+          if (error) reject(error);
+          else resolve();
+        };
+        const timer = setTimeout(() => {
+          finish(new TimeoutError(`RabbitMQ did not confirm the publish to '${request.topic}' within ${request.timeoutMs} ms`, {
+            broker: 'rabbitmq',
+            topic: request.topic,
+            hint: 'The message may or may not have been stored: publish again (consumers should be idempotent) or raise timeoutMs',
+          }));
+        }, remaining);
+        const onAbort = (): void => finish(request.signal?.reason instanceof Error ? request.signal.reason : new Error('aborted'));
+        request.signal?.addEventListener('abort', onAbort, { once: true });
+        let accepted: boolean;
+        try {
+          accepted = channel.publish(request.exchange, request.routingKey, request.content, request.options, (error: unknown) => {
+            if (error) {
+              finish(new PublishError(`RabbitMQ rejected the publish to '${request.topic}'`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The broker nacked it (queue full with reject-publish, or an internal error): publish again' }));
+              return;
+            }
+            if (pending?.returned) {
+              const reply = pending.returned.fields as unknown as { replyText?: string };
+              finish(new UnroutableError(`RabbitMQ could not route the message for '${request.topic}': no queue is bound to routing key '${request.routingKey}' on exchange '${request.exchange}' (${reply.replyText ?? 'NO_ROUTE'})`, {
+                broker: 'rabbitmq',
+                topic: request.topic,
+                hint: 'Subscribe with a group (a durable queue) before publishing, declare and bind a queue, or publish with mandatory: false if dropping it is fine',
+              }));
+              return;
+            }
+            finish();
+          });
+        } catch (error) {
+          finish(new PublishError(`RabbitMQ publish to '${request.topic}' failed: channel closed`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The connection is being re-established: publish again' }));
+          return;
+        }
+        if (!accepted) this.writable = false;
+        this.published++;
+      });
+    } finally {
+      this.inFlight--;
+      if (pending) this.untrack(pending);
+    }
+  }
+
+  async close(): Promise<void> {
+    const channels = [this.confirmChannel, this.plainChannel];
+    this.invalidate();
+    for (const channel of channels) {
+      if (!channel) continue;
+      try {
+        await withTimeout(channel.close(), 2_000, 'RabbitMQ close publisher channel');
+      } catch {
+        // The connection is going away anyway.
+      }
+    }
+  }
+
+  private async channel(model: ChannelModel): Promise<ConfirmChannel> {
+    if (this.confirmChannel) return this.confirmChannel;
+    this.opening ??= (async () => {
+      const channel = await withTimeout(model.createConfirmChannel(), this.openTimeoutMs, 'RabbitMQ open confirm channel');
+      channel.on('error', () => undefined);
+      channel.on('close', () => {
+        if (this.confirmChannel === channel) {
+          this.confirmChannel = undefined;
+          this.opening = undefined;
+          this.writable = true;
+          this.releaseDrainWaiters();
+        }
+      });
+      channel.on('drain', () => {
+        this.writable = true;
+        this.releaseDrainWaiters();
+      });
+      channel.on('return', (message: Message) => this.onReturn(message));
+      if (this.model === model) this.confirmChannel = channel;
+      return channel;
+    })();
+    try {
+      return await this.opening;
+    } catch (error) {
+      this.opening = undefined;
+      throw error;
+    }
+  }
+
+  private async plain(model: ChannelModel): Promise<Channel> {
+    if (this.plainChannel) return this.plainChannel;
+    const channel = await withTimeout(model.createChannel(), this.openTimeoutMs, 'RabbitMQ open channel');
+    channel.on('error', () => undefined);
+    channel.on('close', () => {
+      if (this.plainChannel === channel) this.plainChannel = undefined;
+    });
+    channel.on('drain', () => {
+      this.writable = true;
+      this.releaseDrainWaiters();
+    });
+    channel.on('return', (message: Message) => this.onReturn(message));
+    this.plainChannel = channel;
+    return channel;
+  }
+
+  private track(messageId: string): Pending {
+    const pending: Pending = { messageId, returned: undefined, settled: false };
+    const list = this.unconfirmed.get(messageId);
+    if (list) list.push(pending);
+    else this.unconfirmed.set(messageId, [pending]);
+    return pending;
+  }
+
+  private untrack(pending: Pending): void {
+    pending.settled = true;
+    const list = this.unconfirmed.get(pending.messageId);
+    if (!list) return;
+    const index = list.indexOf(pending);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) this.unconfirmed.delete(pending.messageId);
+  }
+
+  private onReturn(message: Message): void {
+    this.returned++;
+    const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : '';
+    const pending = this.unconfirmed.get(id)?.find((p) => p.returned === undefined && !p.settled);
+    if (pending) pending.returned = message;
+  }
+
+  private async waitWritable(request: PublishRequest, deadline: number): Promise<void> {
+    while (this.blockedReason !== undefined || !this.writable) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        const why = this.blockedReason !== undefined ? `the connection is blocked by RabbitMQ (${this.blockedReason})` : 'the socket write buffer stayed full';
+        throw new TimeoutError(`RabbitMQ publish to '${request.topic}' timed out: ${why}`, { broker: 'rabbitmq', topic: request.topic, hint: this.blockedReason !== undefined ? 'RabbitMQ raised a memory or disk alarm: free resources on the broker or slow down publishers' : 'Publish more slowly or raise timeoutMs' });
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, remaining);
+        function wake(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        if (this.blockedReason !== undefined) this.unblockWaiters.push(wake);
+        else this.drainWaiters.push(wake);
+      });
+      request.signal?.throwIfAborted();
+    }
+  }
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Exchanges, queues and bindings declared through this client, remembered so they can be declared
+ * again after a reconnect (a broker restart loses non-durable ones; a new node in a cluster may
+ * not have them yet). Declarations use their own channel: a refused declaration
+ * (PRECONDITION_FAILED) closes the channel it was sent on, and that must not be the publisher's.
+ */
+import type { Channel, ChannelModel, Options } from 'amqplib';
+import { ContractbusError } from '../../core/errors.ts';
+import { errorHint, withTimeout } from './connection.ts';
+
+export interface ExchangeDeclaration {
+  name: string;
+  type: string;
+  options: Options.AssertExchange;
+}
+
+export interface QueueDeclaration {
+  name: string;
+  options: Options.AssertQueue;
+}
+
+export interface BindingDeclaration {
+  queue: string;
+  exchange: string;
+  routingKey: string;
+  args?: Record<string, unknown>;
+}
+
+export class TopologyError extends ContractbusError {
+  override readonly code: string = 'TOPOLOGY_FAILED';
+}
+
+export class Topology {
+  private readonly exchanges = new Map<string, ExchangeDeclaration>();
+  private readonly queues = new Map<string, QueueDeclaration>();
+  private readonly bindings = new Map<string, BindingDeclaration>();
+  private channel: Channel | undefined;
+  private channelModel: ChannelModel | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Runs after every (re)connect: declare everything remembered, exchanges first. */
+  async restore(model: ChannelModel): Promise<void> {
+    this.channel = undefined;
+    this.channelModel = model;
+    for (const exchange of this.exchanges.values()) await this.apply(model, 'exchange', exchange.name, (ch) => ch.assertExchange(exchange.name, exchange.type, exchange.options));
+    for (const queue of this.queues.values()) await this.apply(model, 'queue', queue.name, (ch) => ch.assertQueue(queue.name, queue.options));
+    for (const b of this.bindings.values()) await this.apply(model, 'binding', `${b.exchange} → ${b.queue} (${b.routingKey})`, (ch) => ch.bindQueue(b.queue, b.exchange, b.routingKey, b.args));
+  }
+
+  /** Declared on the next (re)connect, before anything else. */
+  rememberExchange(declaration: ExchangeDeclaration): void {
+    this.exchanges.set(declaration.name, declaration);
+  }
+
+  async declareExchange(model: ChannelModel, declaration: ExchangeDeclaration): Promise<void> {
+    await this.apply(model, 'exchange', declaration.name, (ch) => ch.assertExchange(declaration.name, declaration.type, declaration.options));
+    this.exchanges.set(declaration.name, declaration);
+  }
+
+  /** Returns the queue name (the server's, for a server-named queue: those are not remembered). */
+  async declareQueue(model: ChannelModel, declaration: QueueDeclaration, options: { remember?: boolean } = {}): Promise<{ queue: string; messageCount: number; consumerCount: number }> {
+    const reply = await this.apply(model, 'queue', declaration.name || '(server-named)', (ch) => ch.assertQueue(declaration.name, declaration.options));
+    if (declaration.name !== '' && options.remember !== false) this.queues.set(declaration.name, declaration);
+    return reply;
+  }
+
+  async bindQueue(model: ChannelModel, binding: BindingDeclaration, options: { remember?: boolean } = {}): Promise<void> {
+    await this.apply(model, 'binding', `${binding.exchange} → ${binding.queue} (${binding.routingKey})`, (ch) => ch.bindQueue(binding.queue, binding.exchange, binding.routingKey, binding.args));
+    if (options.remember !== false) this.bindings.set(bindingKey(binding), binding);
+  }
+
+  async unbindQueue(model: ChannelModel, binding: BindingDeclaration): Promise<void> {
+    this.bindings.delete(bindingKey(binding));
+    await this.apply(model, 'binding', `${binding.exchange} → ${binding.queue}`, (ch) => ch.unbindQueue(binding.queue, binding.exchange, binding.routingKey, binding.args));
+  }
+
+  async deleteQueue(model: ChannelModel, name: string): Promise<void> {
+    this.forgetQueue(name);
+    await this.apply(model, 'queue', name, (ch) => ch.deleteQueue(name));
+  }
+
+  forgetQueue(name: string): void {
+    this.queues.delete(name);
+    for (const [key, binding] of this.bindings) if (binding.queue === name) this.bindings.delete(key);
+  }
+
+  /** Passive check: message and consumer counts, or undefined when the queue does not exist. */
+  async inspectQueue(model: ChannelModel, name: string): Promise<{ messageCount: number; consumerCount: number } | undefined> {
+    try {
+      return await this.apply(model, 'queue', name, (ch) => ch.checkQueue(name));
+    } catch {
+      return undefined;
+    }
+  }
+
+  hasQueue(name: string): boolean {
+    return this.queues.has(name);
+  }
+
+  get queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  private async apply<T>(model: ChannelModel, kind: string, name: string, op: (channel: Channel) => Promise<T>): Promise<T> {
+    const channel = await this.channelFor(model);
+    try {
+      return await withTimeout(op(channel), this.timeoutMs, `RabbitMQ declare ${kind} '${name}'`);
+    } catch (cause) {
+      throw new TopologyError(`RabbitMQ refused to declare ${kind} '${name}'`, { broker: 'rabbitmq', cause, hint: errorHint(cause) });
+    }
+  }
+
+  private async channelFor(model: ChannelModel): Promise<Channel> {
+    if (this.channel && this.channelModel === model) return this.channel;
+    const channel = await withTimeout(model.createChannel(), this.timeoutMs, 'RabbitMQ open channel');
+    // A refused declaration closes the channel with an error; the next declaration opens a new one.
+    channel.on('error', () => undefined);
+    channel.on('close', () => {
+      if (this.channel === channel) this.channel = undefined;
+    });
+    this.channel = channel;
+    this.channelModel = model;
+    return channel;
+  }
+}
+
+function bindingKey(b: BindingDeclaration): string {
+  return JSON.stringify([b.exchange, b.queue, b.routingKey, b.args ?? null]);
+}

@@ -1,0 +1,447 @@
+/**
+ * RabbitMQ as a contractbus `Transport`: topics are routing keys on one exchange (topic type by
+ * default), a consumer group is a durable queue bound to it, acks are manual, publishes confirmed.
+ *
+ * Queue naming (documented in the README):
+ * - `subscribe(topic, { group })` → durable queue `<group>.<topic>` bound with routing key `<topic>`;
+ *   every subscriber of the group competes on it; it outlives the subscription (messages published
+ *   while nobody consumes are kept for the group).
+ * - no group → a private queue `contractbus.private.<topic>.<id>`, durable so it survives a
+ *   reconnect or broker restart, deleted on close, and removed by RabbitMQ (`x-expires`) if the
+ *   process dies without closing it.
+ * - dead letters (messages carrying the dead-letter reason header) → a durable queue named after
+ *   the dead-letter topic is declared and bound before the first one is sent, so a dead letter is
+ *   never dropped for want of a subscriber.
+ * - delayed redelivery → `<queue>.retry.<ms>` TTL queues (retry-queues.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { ChannelModel, ConsumeMessage, Options } from 'amqplib';
+import { BufferFullError, ConfigurationError, ConnectionError, PublishError } from '../../core/errors.ts';
+import { HEADER } from '../../core/headers.ts';
+import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
+import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
+import { AmqpConnection } from './connection.ts';
+import { QueueConsumer, type ConsumerChannel } from './consumer.ts';
+import { resolveOptions, type ExchangeType, type RabbitMQOptions, type ResolvedOptions } from './options.ts';
+import { Publisher } from './publisher.ts';
+import { delayBucket, RETRY_QUEUE_REASSERT_MS, retryQueueName, retryQueueOptions } from './retry-queues.ts';
+import { Topology } from './topology.ts';
+import { deliveryCountOf, fromConsumeMessage, toPublishOptions, TOPIC_HEADER } from './wire.ts';
+
+/** Per-publish AMQP settings beyond the generic `PublishOptions`. */
+export interface AmqpSendOptions {
+  exchange?: string;
+  /** Default: the client's `mandatory` (true). */
+  mandatory?: boolean;
+  /** Default: the client's `confirm` (true). */
+  confirm?: boolean;
+  /** Default: the client's `persistent` (true). */
+  persistent?: boolean;
+  /** Relative TTL in ms (AMQP `expiration`); overrides the message's `expiresAt`. */
+  expiration?: number;
+}
+
+export interface SendOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  amqp?: AmqpSendOptions;
+}
+
+export interface DeclareQueueOptions {
+  durable?: boolean;
+  autoDelete?: boolean;
+  exclusive?: boolean;
+  /** x-dead-letter-exchange, x-dead-letter-routing-key, x-message-ttl, x-max-priority, x-queue-type, x-delivery-limit, … */
+  arguments?: Record<string, unknown>;
+}
+
+export interface DeclareExchangeOptions {
+  durable?: boolean;
+  autoDelete?: boolean;
+  internal?: boolean;
+  alternateExchange?: string;
+  arguments?: Record<string, unknown>;
+}
+
+/** A raw delivery for the native `consume(queue, …)` API. */
+export interface RawDelivery {
+  message: WireMessage;
+  deliveryCount: number;
+  redelivered: boolean;
+  /** The exchange and routing key it was published with. */
+  exchange: string;
+  routingKey: string;
+  /** The AMQP message as amqplib gives it (properties, raw headers such as x-death). */
+  raw: ConsumeMessage;
+  ack(): Promise<void>;
+  nack(options?: { requeue?: boolean; delayMs?: number }): Promise<void>;
+}
+
+export interface RawConsumeOptions {
+  prefetch?: number;
+  /** Extra basic.consume arguments. */
+  arguments?: Record<string, unknown>;
+}
+
+export class RabbitMQTransport implements Transport {
+  readonly name = 'rabbitmq';
+  readonly capabilities: BrokerCapabilities;
+  readonly options: ResolvedOptions;
+  readonly connection: AmqpConnection;
+  private readonly topology: Topology;
+  private readonly publisher: Publisher;
+  private readonly consumers = new Set<QueueConsumer>();
+  private readonly retryQueuesAsserted = new Map<string, number>();
+  private readonly deadLetterQueues = new Set<string>();
+  private bufferedPublishes = 0;
+  private connectPromise: Promise<void> | undefined;
+
+  constructor(options: RabbitMQOptions | string | URL = {}) {
+    this.options = resolveOptions(options);
+    const o = this.options;
+    this.capabilities = Object.freeze({
+      deliveryGuarantee: 'at-least-once',
+      durable: true,
+      consumerGroups: true,
+      patternSubscribe: o.exchangeType === 'topic',
+      // FIFO per queue, but competing consumers and requeues reorder: no per-key promise.
+      orderingByKey: false,
+      nativeHeaders: true,
+      nativeTtl: true,
+      // Only queues declared with x-max-priority honour priority.
+      nativePriority: o.maxPriority !== undefined,
+      // Queues declared through declareQueue can dead-letter natively (x-dead-letter-exchange), but
+      // subscription queues leave dead-lettering to the shared layer (reason headers, no duplicates).
+      nativeDeadLetter: false,
+      delayedRedelivery: true,
+      redeliveryOnCrash: true,
+    } satisfies BrokerCapabilities);
+    this.topology = new Topology(o.connectTimeoutMs);
+    this.publisher = new Publisher(o.connectTimeoutMs);
+    this.connection = new AmqpConnection(o, {
+      onLost: () => {
+        this.publisher.invalidate();
+        this.retryQueuesAsserted.clear();
+        for (const consumer of this.consumers) consumer.connectionLost();
+      },
+      onBlocked: (reason) => this.publisher.setBlocked(reason),
+      onUnblocked: () => this.publisher.setBlocked(undefined),
+    });
+    this.connection.addRestoreHook(async (model) => {
+      await this.topology.restore(model);
+    });
+    this.connection.addRestoreHook((model) => this.publisher.restore(model));
+    this.connection.addRestoreHook(async (model) => {
+      for (const consumer of this.consumers) await consumer.start(model);
+    });
+  }
+
+  async connect(): Promise<void> {
+    if (this.connection.state === 'connected') return;
+    this.connectPromise ??= (async () => {
+      // The main exchange is remembered, so every reconnect declares it again.
+      this.topology.rememberExchange({ name: this.options.exchangeName, type: this.options.exchangeType, options: { durable: true } });
+      await this.connection.connect();
+    })().finally(() => {
+      this.connectPromise = undefined;
+    });
+    return this.connectPromise;
+  }
+
+  async close(): Promise<void> {
+    for (const consumer of this.consumers) await consumer.close();
+    this.consumers.clear();
+    await this.publisher.close();
+    await this.connection.close();
+  }
+
+  // ---- publishing -------------------------------------------------------------------------
+
+  async send(message: WireMessage, options: SendOptions): Promise<{ partition?: number; offset?: string }> {
+    const amqp = options.amqp ?? {};
+    const exchange = amqp.exchange ?? this.options.exchangeName;
+    if (Buffer.byteLength(message.topic) > 255) {
+      throw new PublishError(`RabbitMQ routing key for topic '${message.topic.slice(0, 40)}…' is longer than 255 bytes`, { broker: 'rabbitmq', topic: message.topic, hint: 'Use a shorter topic name' });
+    }
+    const model = await this.ready(message.topic, options);
+    if (message.headers[HEADER.dlqReason] !== undefined && exchange === this.options.exchangeName) await this.ensureDeadLetterQueue(model, message.topic);
+    const publishOptions = toPublishOptions(message, { persistent: amqp.persistent ?? this.options.persistent, mandatory: amqp.mandatory ?? this.options.mandatory });
+    if (amqp.expiration !== undefined) publishOptions.expiration = String(Math.max(0, Math.round(amqp.expiration)));
+    await this.publisher.publish({
+      exchange,
+      routingKey: message.topic,
+      content: toBuffer(message.body),
+      options: publishOptions,
+      confirm: amqp.confirm ?? this.options.confirm,
+      timeoutMs: options.timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+      topic: message.topic,
+    });
+    return {};
+  }
+
+  /**
+   * Waits for the connection while it is being re-established (bounded: at most
+   * `publishBufferSize` publishes wait, each until its own timeout), fails fast when it is down for good.
+   */
+  private async ready(topic: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<ChannelModel> {
+    const current = this.connection.current;
+    if (current) return current;
+    const state = this.connection.state;
+    if (state !== 'reconnecting' && state !== 'connecting') {
+      throw new ConnectionError(`RabbitMQ publish to '${topic}' failed: the client is ${state}`, { broker: 'rabbitmq', topic, cause: this.connection.lastError, hint: state === 'idle' ? 'Call connect() first' : 'Create a new client; reconnection is not running' });
+    }
+    if (this.bufferedPublishes >= this.options.publishBufferSize) {
+      throw new BufferFullError(`RabbitMQ is unreachable and ${this.bufferedPublishes} publishes are already waiting (publishBufferSize)`, { broker: 'rabbitmq', topic, cause: this.connection.lastError, hint: `Check RabbitMQ at ${this.connection.describeEndpoints()}; raise publishBufferSize or slow down` });
+    }
+    this.bufferedPublishes++;
+    try {
+      await this.connection.waitReady(options.timeoutMs, options.signal);
+    } finally {
+      this.bufferedPublishes--;
+    }
+    const model = this.connection.current;
+    if (!model) throw new ConnectionError(`RabbitMQ publish to '${topic}' failed: connection lost again`, { broker: 'rabbitmq', topic });
+    return model;
+  }
+
+  private async ensureDeadLetterQueue(model: ChannelModel, topic: string): Promise<void> {
+    if (this.deadLetterQueues.has(topic)) return;
+    await this.topology.declareQueue(model, { name: topic, options: this.queueOptions({ durable: true }) });
+    await this.topology.bindQueue(model, { queue: topic, exchange: this.options.exchangeName, routingKey: topic });
+    this.deadLetterQueues.add(topic);
+  }
+
+  // ---- consuming --------------------------------------------------------------------------
+
+  async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
+    const model = this.requireConnection(spec.topic);
+    if (!this.capabilities.patternSubscribe && /(^|\.)[*#](\.|$)/.test(spec.topic)) {
+      throw new ConfigurationError(`RabbitMQ exchange type '${this.options.exchangeType}' cannot match the pattern '${spec.topic}'`, { broker: 'rabbitmq', topic: spec.topic, hint: "Use exchangeType 'topic' for * and # patterns" });
+    }
+    const privateQueue = spec.group === undefined;
+    const queue = privateQueue ? `contractbus.private.${spec.topic}.${randomUUID().slice(0, 8)}` : `${spec.group}.${spec.topic}`;
+    if (Buffer.byteLength(queue) > 240) {
+      throw new ConfigurationError(`RabbitMQ queue name for topic '${spec.topic}' and group '${spec.group ?? ''}' is too long (limit 255 bytes, with room for .retry.<ms>)`, { broker: 'rabbitmq', topic: spec.topic, hint: 'Use a shorter group or topic name' });
+    }
+    const queueOptions = privateQueue
+      ? this.queueOptions({ durable: true, arguments: { 'x-expires': this.options.privateQueueExpiresMs } }, 'classic')
+      : this.queueOptions({ durable: true });
+    const binding = { queue, exchange: this.options.exchangeName, routingKey: routingKeyFor(spec.topic, this.options.exchangeType) };
+    const declare = async (m: ChannelModel): Promise<void> => {
+      await this.topology.declareQueue(m, { name: queue, options: queueOptions });
+      await this.topology.bindQueue(m, binding);
+    };
+    await declare(model);
+    const consumer = this.createConsumer(queue, spec.prefetch, (msg, via) => {
+      const delivery = this.toDelivery(consumer, msg, via);
+      void onDelivery(delivery.delivery).catch(() => undefined);
+    }, declare);
+    await consumer.start(model);
+    this.consumers.add(consumer);
+    return {
+      pause: () => consumer.pause(),
+      resume: () => consumer.resume(),
+      close: async () => {
+        this.consumers.delete(consumer);
+        await consumer.close();
+        if (privateQueue) {
+          this.topology.forgetQueue(queue);
+          const current = this.connection.current;
+          // Its retry buckets expire on their own (x-expires).
+          if (current) await this.topology.deleteQueue(current, queue).catch(() => undefined);
+        }
+      },
+    };
+  }
+
+  /** Native consumption from any queue (declared by you or by someone else). */
+  async consumeQueue(queue: string, onDelivery: (delivery: RawDelivery) => void, options: RawConsumeOptions = {}): Promise<TransportSubscription> {
+    const model = this.requireConnection(queue);
+    const consumer = this.createConsumer(queue, options.prefetch ?? this.options.prefetch, (msg, via) => onDelivery(this.toDelivery(consumer, msg, via).raw), undefined, options.arguments);
+    await consumer.start(model);
+    this.consumers.add(consumer);
+    return {
+      pause: () => consumer.pause(),
+      resume: () => consumer.resume(),
+      close: async () => {
+        this.consumers.delete(consumer);
+        await consumer.close();
+      },
+    };
+  }
+
+  private createConsumer(queue: string, prefetch: number, onMessage: (msg: ConsumeMessage, via: ConsumerChannel) => void, prepare?: (model: ChannelModel) => Promise<void>, consumeArguments?: Record<string, unknown>): QueueConsumer {
+    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
+      throw new ConfigurationError(`RabbitMQ prefetch for '${queue}' must be an integer in 1–65535, got ${String(prefetch)}`, { broker: 'rabbitmq', hint: 'Unbounded prefetch (0) is refused on purpose' });
+    }
+    return new QueueConsumer({
+      queue,
+      prefetch,
+      onMessage,
+      timeoutMs: this.options.connectTimeoutMs,
+      ...(prepare ? { prepare } : {}),
+      ...(consumeArguments ? { consumeArguments } : {}),
+    });
+  }
+
+  private toDelivery(consumer: QueueConsumer, msg: ConsumeMessage, via: ConsumerChannel): { delivery: Delivery; raw: RawDelivery } {
+    const message = fromConsumeMessage(msg);
+    const deliveryCount = deliveryCountOf(msg);
+    let settled = false;
+    const ack = async (): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      consumer.ack(msg, via);
+    };
+    const nack = async (options: { requeue?: boolean; delayMs?: number } = {}): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      const requeue = options.requeue ?? false;
+      const delayMs = options.delayMs ?? 0;
+      if (requeue && delayMs > 0 && via.open) {
+        try {
+          await this.parkForRetry(consumer.queue, msg, message.topic, deliveryCount, delayMs);
+          consumer.ack(msg, via);
+          return;
+        } catch {
+          // Could not park it: hand it straight back rather than lose it.
+        }
+      }
+      consumer.nack(msg, via, requeue);
+    };
+    const delivery: Delivery = { message, deliveryCount, ack, nack: (o) => nack(o) };
+    const raw: RawDelivery = { message, deliveryCount, redelivered: msg.fields.redelivered, exchange: msg.fields.exchange, routingKey: msg.fields.routingKey, raw: msg, ack, nack };
+    return { delivery, raw };
+  }
+
+  private async parkForRetry(queue: string, msg: ConsumeMessage, topic: string, deliveryCount: number, delayMs: number): Promise<void> {
+    const model = this.connection.current;
+    if (!model) throw new ConnectionError('RabbitMQ not connected', { broker: 'rabbitmq' });
+    const bucket = delayBucket(delayMs);
+    const retryQueue = retryQueueName(queue, bucket);
+    const asserted = this.retryQueuesAsserted.get(retryQueue);
+    if (asserted === undefined || Date.now() - asserted > RETRY_QUEUE_REASSERT_MS) {
+      await this.topology.declareQueue(model, { name: retryQueue, options: retryQueueOptions(queue, bucket) }, { remember: false });
+      this.retryQueuesAsserted.set(retryQueue, Date.now());
+    }
+    const { properties } = msg;
+    const headers: Record<string, unknown> = { ...(properties.headers ?? {}) };
+    delete headers['x-death'];
+    delete headers['x-delivery-count'];
+    headers[HEADER.attempt] = String(deliveryCount + 1);
+    headers[TOPIC_HEADER] = topic;
+    const options: Options.Publish = { headers, mandatory: true, deliveryMode: properties.deliveryMode ?? 2 };
+    for (const name of ['messageId', 'correlationId', 'contentType', 'contentEncoding', 'timestamp', 'priority', 'type', 'appId', 'replyTo'] as const) {
+      const value: unknown = properties[name];
+      if (value !== undefined && value !== null) (options as Record<string, unknown>)[name] = value;
+    }
+    await this.publisher.publish({ exchange: '', routingKey: retryQueue, content: msg.content, options, confirm: true, timeoutMs: this.options.publishTimeoutMs, topic });
+  }
+
+  // ---- native topology ----------------------------------------------------------------------
+
+  async declareExchange(name: string, type: ExchangeType | string = 'topic', options: DeclareExchangeOptions = {}): Promise<void> {
+    const model = this.requireConnection(name);
+    const assert: Options.AssertExchange = { durable: options.durable ?? true, autoDelete: options.autoDelete ?? false, internal: options.internal ?? false };
+    if (options.alternateExchange !== undefined) assert.alternateExchange = options.alternateExchange;
+    if (options.arguments !== undefined) assert.arguments = options.arguments;
+    await this.topology.declareExchange(model, { name, type, options: assert });
+  }
+
+  async declareQueue(name: string, options: DeclareQueueOptions = {}): Promise<{ queue: string; messageCount: number; consumerCount: number }> {
+    const model = this.requireConnection(name);
+    const assert: Options.AssertQueue = { durable: options.durable ?? true, autoDelete: options.autoDelete ?? false, exclusive: options.exclusive ?? false };
+    if (options.arguments !== undefined) assert.arguments = options.arguments;
+    // Exclusive queues die with the connection: re-declaring one after a reconnect is still right,
+    // but a server-named one gets a new name, so those are not remembered.
+    return this.topology.declareQueue(model, { name, options: assert });
+  }
+
+  async bindQueue(queue: string, exchange: string, routingKey: string, args?: Record<string, unknown>): Promise<void> {
+    const model = this.requireConnection(queue);
+    await this.topology.bindQueue(model, { queue, exchange, routingKey, ...(args ? { args } : {}) });
+  }
+
+  async deleteQueue(queue: string): Promise<void> {
+    const model = this.requireConnection(queue);
+    await this.topology.deleteQueue(model, queue);
+  }
+
+  async queueDepth(queue: string): Promise<{ messageCount: number; consumerCount: number } | undefined> {
+    const model = this.connection.current;
+    return model ? this.topology.inspectQueue(model, queue) : undefined;
+  }
+
+  // ---- health -------------------------------------------------------------------------------
+
+  async health(): Promise<HealthStatus> {
+    const issues: string[] = [];
+    const c = this.connection;
+    if (c.state !== 'connected') issues.push(`RabbitMQ connection is ${c.state}${c.lastError ? `: ${c.lastError.message}` : ''}`);
+    if (c.blocked !== undefined) issues.push(`RabbitMQ blocked the connection (${c.blocked}): publishes wait`);
+    if (c.state === 'connected' && this.publisher.channelState !== 'open') issues.push('RabbitMQ publisher channel is closed (it reopens on the next publish)');
+    const consumers = [...this.consumers].map((consumer) => ({
+      queue: consumer.queue,
+      state: consumer.state,
+      unsettled: consumer.unsettled,
+      delivered: consumer.delivered,
+      staleSettles: consumer.staleSettles,
+    }));
+    for (const consumer of consumers) if (consumer.state === 'down' && c.state === 'connected') issues.push(`RabbitMQ consumer on '${consumer.queue}' is down (reopening)`);
+    const depths: Record<string, number> = {};
+    const model = c.current;
+    if (model) {
+      // Cheap enough for a handful of queues (one passive declare each); skipped for many.
+      const queues = [...new Set(consumers.map((x) => x.queue))].slice(0, 20);
+      for (const queue of queues) {
+        const info = await this.topology.inspectQueue(model, queue);
+        if (info) depths[queue] = info.messageCount;
+      }
+    }
+    return {
+      isHealthy: issues.length === 0,
+      issues,
+      details: {
+        broker: 'rabbitmq',
+        connection: c.state,
+        endpoint: c.endpoint ? `${c.endpoint.protocol}://${c.endpoint.hostname}:${c.endpoint.port}` : undefined,
+        generation: c.generation,
+        reconnects: c.reconnects,
+        connectionErrors: c.connectionErrors,
+        blocked: c.blocked ?? false,
+        publisherChannel: this.publisher.channelState,
+        publishesInFlight: this.publisher.inFlight,
+        publishesWaitingForConnection: this.bufferedPublishes,
+        returned: this.publisher.returned,
+        consumers,
+        queueDepths: depths,
+      },
+    };
+  }
+
+  private requireConnection(what: string): ChannelModel {
+    const model = this.connection.current;
+    if (!model) {
+      throw new ConnectionError(`RabbitMQ is not connected (needed for '${what}')`, { broker: 'rabbitmq', cause: this.connection.lastError, hint: this.connection.state === 'idle' ? 'Call connect() first' : 'Wait for the reconnection, or check the broker' });
+    }
+    return model;
+  }
+
+  private queueOptions(base: Options.AssertQueue, forceType?: 'classic'): Options.AssertQueue {
+    const args: Record<string, unknown> = { ...(base.arguments as Record<string, unknown> | undefined) };
+    const type = forceType ?? this.options.queueType;
+    if (type === 'quorum') args['x-queue-type'] = 'quorum';
+    if (this.options.maxPriority !== undefined && type === 'classic') args['x-max-priority'] = this.options.maxPriority;
+    return { ...base, arguments: args };
+  }
+}
+
+function routingKeyFor(topic: string, type: ExchangeType): string {
+  // Fanout ignores the key; headers exchanges match on headers (bind natively with bindQueue for those).
+  return type === 'fanout' ? '' : topic;
+}
+
+function toBuffer(body: Uint8Array): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}

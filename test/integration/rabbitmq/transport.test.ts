@@ -1,0 +1,132 @@
+/**
+ * RabbitMQTransport against a real RabbitMQ on 127.0.0.1:5672: the binding seam on its own
+ * (round trip with metadata, groups, patterns, acks, delayed redelivery, unroutable publishes).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEADER } from '../../../runtime/core/headers.ts';
+import type { Delivery } from '../../../runtime/core/transport.ts';
+import { RabbitMQTransport } from '../../../runtime/bindings/rabbitmq/transport.ts';
+import { UnroutableError } from '../../../runtime/bindings/rabbitmq/publisher.ts';
+import { AMQP_URL, decode, unique, waitFor, wire } from './helpers.ts';
+
+const spec = (topic: string, group?: string, prefetch = 10) => ({ topic, group, prefetch, startFrom: 'earliest' as const });
+
+describe('RabbitMQTransport', () => {
+  const transport = new RabbitMQTransport(AMQP_URL);
+  beforeAll(() => transport.connect());
+  afterAll(() => transport.close());
+
+  it('round-trips payload, headers and metadata through native properties', async () => {
+    const topic = unique('rt.orders');
+    const got: Delivery[] = [];
+    const sub = await transport.consume(spec(topic, 'g1'), async (d) => {
+      got.push(d);
+      await d.ack();
+    });
+    const sent = wire(topic, { id: 1, name: 'ä' }, { headers: { tenant: 'acme', [HEADER.traceparent]: '00-abc-def-01' }, correlationId: 'corr-1', key: 'k-1', priority: 3, expiresAt: Date.now() + 60_000 });
+    await transport.send(sent, { timeoutMs: 5_000 });
+    await waitFor(() => got.length === 1);
+    const m = got[0]!.message;
+    expect(decode(m)).toEqual({ id: 1, name: 'ä' });
+    expect(m.messageId).toBe(sent.messageId);
+    expect(m.topic).toBe(topic);
+    expect(m.headers).toEqual(sent.headers);
+    expect(m.correlationId).toBe('corr-1');
+    expect(m.key).toBe('k-1');
+    expect(m.priority).toBe(3);
+    expect(m.timestamp).toBe(sent.timestamp);
+    expect(m.expiresAt).toBe(sent.expiresAt);
+    expect(m.contentType).toBe('application/json');
+    expect(got[0]!.deliveryCount).toBe(1);
+    await sub.close();
+  });
+
+  it('fails an unroutable publish (mandatory) even though RabbitMQ confirms it', async () => {
+    const topic = unique('nobody.listens');
+    await expect(transport.send(wire(topic, {}), { timeoutMs: 5_000 })).rejects.toBeInstanceOf(UnroutableError);
+    // and the channel is still usable afterwards
+    const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
+    await transport.send(wire(topic, {}), { timeoutMs: 5_000 });
+    await sub.close();
+  });
+
+  it('lets groups compete and fans out across groups; patterns match', async () => {
+    const base = unique('fan');
+    const counts = { a1: 0, a2: 0, b: 0, pattern: 0 };
+    const subs = await Promise.all([
+      transport.consume(spec(`${base}.x`, 'A'), async (d) => { counts.a1++; await d.ack(); }),
+      transport.consume(spec(`${base}.x`, 'A'), async (d) => { counts.a2++; await d.ack(); }),
+      transport.consume(spec(`${base}.x`, 'B'), async (d) => { counts.b++; await d.ack(); }),
+      transport.consume(spec(`${base}.*`, undefined), async (d) => { counts.pattern++; await d.ack(); }),
+    ]);
+    for (let i = 0; i < 20; i++) await transport.send(wire(`${base}.x`, { i }), { timeoutMs: 5_000 });
+    await waitFor(() => counts.a1 + counts.a2 === 20 && counts.b === 20 && counts.pattern === 20);
+    expect(counts.a1).toBeGreaterThan(0);
+    expect(counts.a2).toBeGreaterThan(0);
+    for (const s of subs) await s.close();
+  });
+
+  it('redelivers after nack with requeue, and after a delay through a TTL retry queue', async () => {
+    const topic = unique('retry');
+    const seen: Array<{ count: number; at: number; attemptHeader: string | undefined }> = [];
+    const sub = await transport.consume(spec(topic, 'g'), async (d) => {
+      seen.push({ count: d.deliveryCount, at: Date.now(), attemptHeader: d.message.headers[HEADER.attempt] });
+      if (seen.length === 1) await d.nack({ requeue: true });
+      else if (seen.length === 2) await d.nack({ requeue: true, delayMs: 300 });
+      else await d.ack();
+    });
+    await transport.send(wire(topic, { x: 1 }), { timeoutMs: 5_000 });
+    await waitFor(() => seen.length === 3);
+    expect(seen[1]!.count).toBe(2); // immediate requeue: redelivered flag
+    expect(seen[2]!.count).toBe(3); // carried in the attempt header through the retry queue
+    expect(seen[2]!.attemptHeader).toBe('3');
+    expect(seen[2]!.at - seen[1]!.at).toBeGreaterThanOrEqual(250);
+    await sub.close();
+  });
+
+  it('keeps messages for a group while it is closed (durable queue)', async () => {
+    const topic = unique('durable');
+    const first = await transport.consume(spec(topic, 'keep'), async (d) => d.ack());
+    await first.close();
+    for (let i = 0; i < 5; i++) await transport.send(wire(topic, { i }), { timeoutMs: 5_000 });
+    const got: unknown[] = [];
+    const second = await transport.consume(spec(topic, 'keep'), async (d) => {
+      got.push(decode(d.message));
+      await d.ack();
+    });
+    await waitFor(() => got.length === 5);
+    expect(got).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })));
+    await second.close();
+    await transport.deleteQueue(`keep.${topic}`);
+  });
+
+  it('bounds unacked deliveries by prefetch and stops on pause', async () => {
+    const topic = unique('prefetch');
+    const held: Delivery[] = [];
+    const sub = await transport.consume(spec(topic, 'g', 3), async (d) => {
+      held.push(d);
+    });
+    for (let i = 0; i < 10; i++) await transport.send(wire(topic, { i }), { timeoutMs: 5_000 });
+    await waitFor(() => held.length === 3);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(held.length).toBe(3);
+    await sub.pause();
+    for (const d of held.splice(0)) await d.ack();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(held.length).toBe(0);
+    await sub.resume();
+    await waitFor(() => held.length === 3);
+    for (const d of held.splice(0)) await d.ack();
+    await sub.close();
+  });
+
+  it('reports health with consumers and queue depths', async () => {
+    const topic = unique('health');
+    const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
+    const health = await transport.health();
+    expect(health.isHealthy).toBe(true);
+    expect(health.details.connection).toBe('connected');
+    expect(health.details.queueDepths).toHaveProperty(`g.${topic}`);
+    await sub.close();
+  });
+});
