@@ -24,19 +24,25 @@ export interface BackoffOptions {
 }
 
 /**
+ * Longest delay a Node timer honours; beyond it setTimeout fires after 1 ms, which would turn a
+ * long backoff into a tight retry loop.
+ */
+export const MAX_TIMER_DELAY = 2_147_483_647;
+
+/**
  * Delay in ms before retry number `attempt` (1-based: attempt 1 waits about `initialDelay`).
- * Never negative, never above `maxDelay`, always an integer number of ms.
+ * Never negative, never above `maxDelay` (nor `MAX_TIMER_DELAY`), always an integer number of ms.
  */
 export function backoffDelay(attempt: number, options: BackoffOptions): number {
   const { initialDelay, factor, maxDelay, jitter } = options;
   const random = options.random ?? Math.random;
   const n = Math.max(1, Math.floor(attempt));
   // factor ** (n - 1) overflows to Infinity for large n; min() keeps that harmless.
-  const exponential = Math.min(maxDelay, initialDelay * factor ** (n - 1));
+  const exponential = Math.min(maxDelay, MAX_TIMER_DELAY, initialDelay * factor ** (n - 1));
   if (jitter === 'full') return Math.floor(random() * exponential);
   if (jitter === 0) return Math.round(exponential);
   const spread = exponential * jitter * (2 * random() - 1);
-  return Math.round(Math.min(maxDelay, Math.max(0, exponential + spread)));
+  return Math.round(Math.min(maxDelay, MAX_TIMER_DELAY, Math.max(0, exponential + spread)));
 }
 
 /** Throws a `ConfigurationError` naming the bad option; shared by retry and reconnect settings. */

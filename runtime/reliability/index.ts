@@ -1,5 +1,5 @@
 // The reliability building blocks, usable standalone or through the consume pipeline.
-export { backoffDelay, type BackoffOptions } from './backoff.ts';
+export { backoffDelay, MAX_TIMER_DELAY, type BackoffOptions } from './backoff.ts';
 export { errorMatcher, RETRY_DEFAULTS, retryable, retryPolicy, sleep, type RetryableOptions, type RetryableWrapper, type RetryPolicy, type RetryPolicyOptions } from './retry.ts';
 export {
   DEFAULT_DLQ_SUFFIX,

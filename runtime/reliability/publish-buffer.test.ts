@@ -71,6 +71,17 @@ describe('BoundedPublishBuffer', () => {
     expect(vi.getTimerCount()).toBe(0); // shifting cancelled the item's timer
   });
 
+  it('handles deadlines beyond the longest Node timer without expiring early', async () => {
+    const onExpire = vi.fn();
+    const buffer = new BoundedPublishBuffer<string>({ onExpire });
+    const farAway = Date.now() + 30 * 24 * 60 * 60 * 1000; // 30 days > 2^31-1 ms
+    buffer.push('patient', 1, { deadline: farAway });
+    await vi.advanceTimersByTimeAsync(25 * 24 * 60 * 60 * 1000);
+    expect(onExpire).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(5 * 24 * 60 * 60 * 1000);
+    expect(onExpire).toHaveBeenCalledWith('patient', expect.any(TimeoutError));
+  });
+
   it('does not hand out an item whose deadline passed before its timer ran', () => {
     const onExpire = vi.fn();
     const buffer = new BoundedPublishBuffer<string>({ onExpire });

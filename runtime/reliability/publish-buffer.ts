@@ -5,6 +5,7 @@
  * buffered publish promise always settles, even if the broker never comes back.
  */
 import { BufferFullError, ConfigurationError, TimeoutError } from '../core/errors.ts';
+import { MAX_TIMER_DELAY } from './backoff.ts';
 
 export interface BoundedPublishBufferOptions<T> {
   /** Default 10 000. */
@@ -100,11 +101,7 @@ export class BoundedPublishBuffer<T> {
     this.#tail = node;
     this.#size++;
     this.#bytes += bytes;
-    if (this.#onExpire) {
-      node.timer = setTimeout(() => this.#expire(node), Math.max(0, node.deadline - Date.now()));
-      // A buffered publish must not keep a process alive that is otherwise done.
-      node.timer.unref?.();
-    }
+    if (this.#onExpire) this.#arm(node);
   }
 
   /** Oldest live item, removed; expired items met on the way are expired, not returned. */
@@ -143,9 +140,20 @@ export class BoundedPublishBuffer<T> {
     return this.#onExpire !== undefined && Date.now() >= node.deadline;
   }
 
+  #arm(node: Node<T>): void {
+    // Clamped: a longer delay would make Node fire the timer after 1 ms; #expire re-arms instead.
+    node.timer = setTimeout(() => this.#expire(node), Math.min(MAX_TIMER_DELAY, Math.max(0, node.deadline - Date.now())));
+    // A buffered publish must not keep a process alive that is otherwise done.
+    node.timer.unref?.();
+  }
+
   #expire(node: Node<T>): void {
     // The node may have been shifted already; a removed node has no timer.
     if (node.timer === undefined) return;
+    if (Date.now() < node.deadline) {
+      this.#arm(node);
+      return;
+    }
     this.#remove(node);
     this.#notifyExpired(node);
   }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigurationError, NonRetryableError, ValidationError } from '../core/errors.ts';
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay, MAX_TIMER_DELAY } from './backoff.ts';
 import { retryable, retryPolicy } from './retry.ts';
 
 class TransientError extends Error {}
@@ -86,6 +86,11 @@ describe('retryPolicy', () => {
 });
 
 describe('backoffDelay', () => {
+  it('never exceeds what a Node timer can wait, even with maxDelay Infinity', () => {
+    const d = backoffDelay(5000, { initialDelay: 1000, factor: 2, maxDelay: Infinity, jitter: 0.2, random: () => 0.99 });
+    expect(d).toBe(MAX_TIMER_DELAY);
+  });
+
   it('full jitter stays in [0, capped exponential)', () => {
     for (const r of [0, 0.25, 0.999]) {
       const d = backoffDelay(4, { initialDelay: 100, factor: 2, maxDelay: 500, jitter: 'full', random: () => r });

@@ -6,7 +6,7 @@
  */
 import { ConfigurationError, isRetryable } from '../core/errors.ts';
 import type { RetryOptions } from '../core/types.ts';
-import { backoffDelay, validateBackoff } from './backoff.ts';
+import { backoffDelay, MAX_TIMER_DELAY, validateBackoff } from './backoff.ts';
 
 export const RETRY_DEFAULTS = {
   maxRetries: 3,
@@ -117,7 +117,7 @@ export function retryable(options: RetryableOptions = {}): RetryableWrapper {
   };
 }
 
-/** setTimeout-based (so fake timers drive it) and abortable. */
+/** setTimeout-based (so fake timers drive it) and abortable; clamped to what a Node timer honours. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -131,7 +131,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, Math.min(Math.max(0, ms), MAX_TIMER_DELAY));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
