@@ -1,0 +1,159 @@
+/**
+ * Redis Pub/Sub transport against the real Redis: patterns, fan-out, bounded buffering, and
+ * gaps reported (never silent) when Redis cuts a subscriber off.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { RedisPubSubTransport } from '../../../runtime/bindings/redis/pubsub-transport.ts';
+import type { PubSubGap } from '../../../runtime/bindings/redis/options.ts';
+import type { Delivery, WireMessage } from '../../../runtime/core/transport.ts';
+import { CapabilityError, ConnectionError } from '../../../runtime/core/errors.ts';
+import { REDIS_URL, privateRedis, unique, waitFor, wipe } from './support.ts';
+
+const encoder = new TextEncoder();
+
+function wire(topic: string, payload: unknown, headers: Record<string, string> = {}): WireMessage {
+  return { messageId: crypto.randomUUID(), topic, body: encoder.encode(JSON.stringify(payload)), headers, contentType: 'application/json', timestamp: Date.now() };
+}
+
+function collect(into: Delivery[], settle = true): (d: Delivery) => Promise<void> {
+  return async (d) => {
+    into.push(d);
+    if (settle) await d.ack();
+  };
+}
+
+describe('Redis Pub/Sub transport', () => {
+  const transport = new RedisPubSubTransport({ url: REDIS_URL });
+  beforeAll(() => transport.connect());
+  afterAll(() => transport.close());
+
+  it('delivers by pattern: * is one segment, # any number, both filtered exactly', async () => {
+    const base = unique('user');
+    const star: Delivery[] = [];
+    const hash: Delivery[] = [];
+    const exact: Delivery[] = [];
+    const subs = [
+      await transport.consume({ topic: `${base}.*`, group: undefined, prefetch: 10, startFrom: 'latest' }, collect(star)),
+      await transport.consume({ topic: `${base}.#`, group: undefined, prefetch: 10, startFrom: 'latest' }, collect(hash)),
+      await transport.consume({ topic: `${base}.created`, group: undefined, prefetch: 10, startFrom: 'latest' }, collect(exact)),
+    ];
+    for (const topic of [`${base}.created`, `${base}.a.b`, base, `${base}x.created`]) {
+      await transport.send(wire(topic, { topic }, { h: topic }), { timeoutMs: 2000 });
+    }
+    await waitFor(() => hash.length === 3 && star.length === 1 && exact.length === 1, 5000, 'pattern deliveries');
+    expect(star.map((d) => d.message.topic)).toEqual([`${base}.created`]);
+    expect(hash.map((d) => d.message.topic).sort()).toEqual([base, `${base}.a.b`, `${base}.created`].sort());
+    expect(exact[0]?.message.headers).toEqual({ h: `${base}.created` });
+    expect(exact[0]?.deliveryCount).toBe(1);
+    for (const s of subs) await s.close();
+  });
+
+  it('fans out to every subscription of a channel and stops after close', async () => {
+    const topic = unique('fanout');
+    const a: Delivery[] = [];
+    const b: Delivery[] = [];
+    const subA = await transport.consume({ topic, group: undefined, prefetch: 10, startFrom: 'latest' }, collect(a));
+    const subB = await transport.consume({ topic, group: undefined, prefetch: 10, startFrom: 'latest' }, collect(b));
+    await transport.send(wire(topic, 1), { timeoutMs: 2000 });
+    await waitFor(() => a.length === 1 && b.length === 1);
+    await subA.close();
+    await transport.send(wire(topic, 2), { timeoutMs: 2000 });
+    await waitFor(() => b.length === 2);
+    expect(a).toHaveLength(1);
+    await subB.close();
+  });
+
+  it('keeps prefetch unsettled deliveries at most, buffers a bounded number, counts the drops', async () => {
+    const small = new RedisPubSubTransport({ url: REDIS_URL, maxBufferedPerSubscription: 5 });
+    await small.connect();
+    const topic = unique('bounded');
+    const held: Delivery[] = [];
+    const sub = await small.consume({ topic, group: undefined, prefetch: 2, startFrom: 'latest' }, collect(held, false));
+    for (let i = 0; i < 20; i++) await small.send(wire(topic, i), { timeoutMs: 2000 });
+    await waitFor(async () => ((await small.health()).details.subscriptions as Array<{ dropped: number }>)[0]?.dropped === 13, 5000, '13 drops');
+    expect(held).toHaveLength(2);
+    const health = await small.health();
+    expect(health.issues.join('\n')).toMatch(/dropped 13 messages/);
+    for (const d of held.splice(0)) await d.ack();
+    await waitFor(() => held.length === 2, 5000, 'next two after acks');
+    expect(JSON.parse(new TextDecoder().decode(held[0]?.message.body))).toBe(2);
+    await sub.close();
+    await small.close();
+  });
+
+  it('redelivers a nacked message in process with a higher delivery count', async () => {
+    const topic = unique('nack');
+    const seen: Delivery[] = [];
+    const sub = await transport.consume({ topic, group: undefined, prefetch: 1, startFrom: 'latest' }, async (d) => {
+      seen.push(d);
+      if (d.deliveryCount === 1) await d.nack({ requeue: true, delayMs: 20 });
+      else await d.ack();
+    });
+    await transport.send(wire(topic, 'x'), { timeoutMs: 2000 });
+    await waitFor(() => seen.length === 2);
+    expect(seen.map((d) => d.deliveryCount)).toEqual([1, 2]);
+    await sub.close();
+  });
+
+  it('refuses consumer groups with a clear error', async () => {
+    await expect(transport.consume({ topic: 'x', group: 'g', prefetch: 1, startFrom: 'latest' }, async () => undefined)).rejects.toThrow(CapabilityError);
+    await expect(transport.consume({ topic: 'x', group: 'g', prefetch: 1, startFrom: 'latest' }, async () => undefined)).rejects.toThrow(/redis\+streams/);
+  });
+
+  it('declares at-most-once', () => {
+    expect(transport.capabilities).toMatchObject({ deliveryGuarantee: 'at-most-once', durable: false, consumerGroups: false, patternSubscribe: true, redeliveryOnCrash: false });
+  });
+});
+
+describe('Redis Pub/Sub gaps (private redis-server on 6391)', () => {
+  const server = privateRedis('redis-pubsub-gaps', 6391, ['--save', '', '--appendonly', 'no']);
+  beforeAll(async () => {
+    wipe(server.dir);
+    await server.start();
+  });
+  afterAll(() => server.stop());
+
+  it('a subscriber cut off by client-output-buffer-limit reconnects, resubscribes and reports the gap', async () => {
+    const admin = new Redis(server.port, '127.0.0.1');
+    await admin.config('SET', 'client-output-buffer-limit', 'pubsub 64kb 32kb 1');
+    const gaps: PubSubGap[] = [];
+    const transport = new RedisPubSubTransport({ url: server.url, reconnectDelay: 20, onGap: (g) => gaps.push(g) });
+    await transport.connect();
+    const topic = unique('slow');
+    const seen: Delivery[] = [];
+    const sub = await transport.consume({ topic, group: undefined, prefetch: 100, startFrom: 'latest' }, collect(seen));
+    // 2 MB to one subscriber inside one script: Redis cannot flush meanwhile, so the buffer passes the hard limit.
+    await admin.eval("for i=1,200 do redis.call('PUBLISH', KEYS[1], string.rep('x', 10000)) end", 1, topic);
+    await waitFor(() => gaps.length === 1, 10_000, 'gap report');
+    expect(gaps[0]?.subscriptions).toContain(topic);
+    expect(transport.gapCount).toBe(1);
+    const health = await transport.health();
+    expect(health.issues.join('\n')).toMatch(/cut off .* were lost \(at-most-once\)/);
+    expect(health.details.gaps).toBe(1);
+    // Resubscribed: new messages flow again.
+    await waitFor(async () => {
+      await transport.send(wire(topic, 'after'), { timeoutMs: 2000 });
+      return seen.some((d) => d.message.contentType === 'application/json');
+    }, 10_000, 'delivery after resubscribe');
+    await sub.close();
+    await transport.close();
+    await admin.quit();
+  });
+
+  it('publishing while Redis is down fails fast with an error naming Redis and what to do', async () => {
+    const transport = new RedisPubSubTransport({ url: server.url, reconnectDelay: 50 });
+    await transport.connect();
+    await server.kill();
+    const started = Date.now();
+    const error = await transport.send(wire('down.topic', 1), { timeoutMs: 5000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(String((error as Error).message)).toMatch(/Redis: PUBLISH to channel "down.topic" failed: redis:\/\/127.0.0.1:6391\/0 is not reachable.*retry the publish later/);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await transport.health()).isHealthy).toBe(false);
+    await server.start();
+    await waitFor(async () => (await transport.health()).isHealthy, 10_000, 'reconnect');
+    await transport.send(wire('down.topic', 2), { timeoutMs: 2000 });
+    await transport.close();
+  });
+});

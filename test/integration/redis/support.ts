@@ -1,0 +1,97 @@
+/**
+ * Helpers for the Redis integration tests: event waiting (never fixed sleeps), unique names, and
+ * private redis-server processes that a test starts, restarts and stops by PID on its own port,
+ * so fault tests never disturb the shared Redis on 6379.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join, resolve } from 'node:path';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+
+export function unique(prefix: string): string {
+  return `${prefix}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+export function redisServerAvailable(): boolean {
+  return spawnSync('redis-server', ['--version']).status === 0;
+}
+
+export interface PrivateRedis {
+  port: number;
+  url: string;
+  dir: string;
+  pid(): number | undefined;
+  /** SIGKILL: no shutdown save, no goodbye; what survives is what was on disk. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A redis-server on `port` with its data under `.brokers/<name>` (gitignored), started in the
+ * foreground as our child so we own its PID. `args` are extra server arguments.
+ */
+export function privateRedis(name: string, port: number, args: string[] = [], scheme = 'redis'): PrivateRedis {
+  const dir = join(REPO_ROOT, '.brokers', name);
+  let child: ChildProcess | undefined;
+  const server: PrivateRedis = {
+    port,
+    url: `${scheme}://127.0.0.1:${port}`,
+    dir,
+    pid: () => child?.pid,
+    async start() {
+      mkdirSync(dir, { recursive: true });
+      child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), ...args], {
+        stdio: 'ignore',
+      });
+      const started = child;
+      const exited = new Promise<never>((_, reject) => started.once('exit', (code) => reject(new Error(`redis-server on ${port} exited with ${code}; see ${join(dir, 'redis.log')}`))));
+      exited.catch(() => undefined);
+      await Promise.race([waitFor(() => portOpen(args.includes('--tls-port') ? Number(args[args.indexOf('--tls-port') + 1]) : port), 10_000, `redis-server on ${port}`), exited]);
+    },
+    async kill() {
+      await stopChild('SIGKILL');
+    },
+    async stop() {
+      await stopChild('SIGTERM');
+    },
+  };
+  async function stopChild(signal: NodeJS.Signals): Promise<void> {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise<void>((r) => running.once('exit', () => r()));
+    running.kill(signal);
+    await exited;
+  }
+  return server;
+}
+
+export function wipe(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolvePort(true);
+    });
+    socket.once('error', () => resolvePort(false));
+  });
+}
