@@ -97,7 +97,11 @@ case "$cmd" in
     n="${NAMES[0]}"
     t0=$(now_ms)
     if [[ $n == redis ]]; then redis_stop save; else "${n}_stop"; fi
-    "${n}_status" >/dev/null 2>&1 && say "$n" "still answering after stop: it was not started by this script, so it was left alone"
+    if "${n}_status" >/dev/null 2>&1; then
+      # A restart that silently did nothing would make fault tests lie.
+      echo "[brokers:$n] ERROR: still answering after stop: it was not started by this script (no pid file in .brokers/$n), so it cannot be restarted. Stop it yourself, then: npm run brokers -- start $n" >&2
+      exit 3
+    fi
     ("${n}_start") || exit 1
     say "$n" "restarted in $(elapsed "$t0")"
     ;;

@@ -6,9 +6,20 @@ BROKERS_DIR="${CONTRACTBUS_BROKERS_DIR:-$REPO_ROOT/.brokers}"
 SCRIPTS_DIR="$REPO_ROOT/scripts/brokers"
 HOST=127.0.0.1
 
-REDIS_PORT="${REDIS_PORT:-6379}"
-RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
-KAFKA_PORT="${KAFKA_PORT:-9092}"
+# Port of a URL or host:port ("redis://:pw@127.0.0.1:6380/0", "127.0.0.1:9092,x:1"), else $2.
+# Lets the script and the tests share one set of env vars: REDIS_URL, AMQP_URL, KAFKA_BROKERS.
+port_of() {
+  local u="${1%%,*}"
+  u="${u#*://}"
+  u="${u##*@}"
+  u="${u%%/*}"
+  u="${u%%\?*}"
+  if [[ $u == *:* && ${u##*:} =~ ^[0-9]+$ ]]; then echo "${u##*:}"; else echo "$2"; fi
+}
+
+REDIS_PORT="${REDIS_PORT:-$(port_of "${REDIS_URL:-}" 6379)}"
+RABBITMQ_PORT="${RABBITMQ_PORT:-$(port_of "${AMQP_URL:-}" 5672)}"
+KAFKA_PORT="${KAFKA_PORT:-$(port_of "${KAFKA_BROKERS:-}" 9092)}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 
 # Wall-clock milliseconds; bash 5 has EPOCHREALTIME, which costs no fork.
