@@ -1,0 +1,209 @@
+/**
+ * Redis Streams transport against the real Redis: consumer groups (competing and fan-out),
+ * private groups, startFrom, nack/requeue with Redis's delivery count, reclaim of idle pending
+ * entries, NOGROUP recovery, trimming, health.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { RedisStreamsTransport } from '../../../runtime/bindings/redis/streams-transport.ts';
+import type { Delivery, WireMessage } from '../../../runtime/core/transport.ts';
+import { REDIS_URL, unique, waitFor } from './support.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function wire(topic: string, payload: unknown, headers: Record<string, string> = {}): WireMessage {
+  return { messageId: crypto.randomUUID(), topic, body: encoder.encode(JSON.stringify(payload)), headers, contentType: 'application/json', timestamp: Date.now() };
+}
+
+function payloadOf(d: Delivery): unknown {
+  return JSON.parse(decoder.decode(d.message.body));
+}
+
+function collect(into: Delivery[]): (d: Delivery) => Promise<void> {
+  return async (d) => {
+    into.push(d);
+    await d.ack();
+  };
+}
+
+describe('Redis Streams transport', () => {
+  const transport = new RedisStreamsTransport({ url: REDIS_URL, claimIdleMs: 400, blockMs: 500 });
+  const admin = new Redis(REDIS_URL);
+  const streams: string[] = [];
+  const topicFor = (prefix: string): string => {
+    const name = unique(prefix);
+    streams.push(name);
+    return name;
+  };
+  beforeAll(() => transport.connect());
+  afterAll(async () => {
+    await transport.close();
+    if (streams.length) await admin.del(...streams);
+    await admin.quit();
+  });
+
+  it('round-trips payload, headers and metadata; the receipt is the entry id', async () => {
+    const topic = topicFor('rt');
+    const sent = { ...wire(topic, { a: 1 }, { 'x-custom': 'v', traceparent: '00-abc-def-01' }), correlationId: 'c-1', key: 'k-1', priority: 3, expiresAt: Date.now() + 60_000 };
+    const receipt = await transport.send(sent, { timeoutMs: 2000 });
+    expect(receipt.offset).toMatch(/^\d+-\d+$/);
+    const seen: Delivery[] = [];
+    const sub = await transport.consume({ topic, group: undefined, prefetch: 5, startFrom: 'earliest' }, collect(seen));
+    await waitFor(() => seen.length === 1);
+    const got = seen[0]?.message as WireMessage;
+    expect({ ...got, body: decoder.decode(got.body) }).toEqual({ ...sent, body: '{"a":1}' });
+    expect(seen[0]?.deliveryCount).toBe(1);
+    await sub.close();
+  });
+
+  it('competing consumers in one group share the stream, each entry handled once', async () => {
+    const topic = topicFor('compete');
+    const group = unique('g');
+    const a: Delivery[] = [];
+    const b: Delivery[] = [];
+    const subA = await transport.consume({ topic, group, prefetch: 2, startFrom: 'earliest' }, collect(a));
+    const subB = await transport.consume({ topic, group, prefetch: 2, startFrom: 'earliest' }, collect(b));
+    for (let i = 0; i < 40; i++) await transport.send(wire(topic, i), { timeoutMs: 2000 });
+    await waitFor(() => a.length + b.length === 40, 10_000, '40 deliveries');
+    const all = [...a, ...b].map(payloadOf).sort((x, y) => Number(x) - Number(y));
+    expect(all).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.length).toBeGreaterThan(0);
+    await subA.close();
+    await subB.close();
+    const groups = (await admin.xinfo('GROUPS', topic)) as unknown[];
+    expect(groups).toHaveLength(1); // a named group outlives its subscriptions
+  });
+
+  it('distinct groups and group-less subscriptions each get every entry; private groups vanish on close', async () => {
+    const topic = topicFor('fanout');
+    const g1: Delivery[] = [];
+    const g2: Delivery[] = [];
+    const p1: Delivery[] = [];
+    const subs = [
+      await transport.consume({ topic, group: unique('g1'), prefetch: 5, startFrom: 'earliest' }, collect(g1)),
+      await transport.consume({ topic, group: unique('g2'), prefetch: 5, startFrom: 'earliest' }, collect(g2)),
+      await transport.consume({ topic, group: undefined, prefetch: 5, startFrom: 'earliest' }, collect(p1)),
+    ];
+    for (let i = 0; i < 5; i++) await transport.send(wire(topic, i), { timeoutMs: 2000 });
+    await waitFor(() => g1.length === 5 && g2.length === 5 && p1.length === 5);
+    for (const s of subs) await s.close();
+    const groups = ((await admin.xinfo('GROUPS', topic)) as unknown[][]).map((g) => String(g[1]));
+    expect(groups.some((name) => name.startsWith('contractbus.private.'))).toBe(false);
+    expect(groups).toHaveLength(2);
+  });
+
+  it("startFrom 'latest' skips what was there, 'earliest' reads it", async () => {
+    const topic = topicFor('start');
+    await transport.send(wire(topic, 'old'), { timeoutMs: 2000 });
+    const latest: Delivery[] = [];
+    const earliest: Delivery[] = [];
+    const subL = await transport.consume({ topic, group: undefined, prefetch: 5, startFrom: 'latest' }, collect(latest));
+    const subE = await transport.consume({ topic, group: undefined, prefetch: 5, startFrom: 'earliest' }, collect(earliest));
+    await transport.send(wire(topic, 'new'), { timeoutMs: 2000 });
+    await waitFor(() => earliest.length === 2 && latest.length === 1);
+    expect(latest.map(payloadOf)).toEqual(['new']);
+    expect(earliest.map(payloadOf)).toEqual(['old', 'new']);
+    await subL.close();
+    await subE.close();
+  });
+
+  it('nack with requeue keeps the entry pending and redelivers it after delayMs with the delivery count Redis keeps', async () => {
+    const topic = topicFor('nack');
+    const group = unique('g');
+    const seen: Array<{ count: number; at: number }> = [];
+    const sub = await transport.consume({ topic, group, prefetch: 5, startFrom: 'earliest' }, async (d) => {
+      seen.push({ count: d.deliveryCount, at: Date.now() });
+      if (d.deliveryCount < 3) await d.nack({ requeue: true, delayMs: 100 });
+      else await d.ack();
+    });
+    await transport.send(wire(topic, 'retry-me'), { timeoutMs: 2000 });
+    await waitFor(() => seen.length === 3, 5000, 'three deliveries');
+    expect(seen.map((s) => s.count)).toEqual([1, 2, 3]);
+    expect((seen[1]?.at ?? 0) - (seen[0]?.at ?? 0)).toBeGreaterThanOrEqual(95);
+    await waitFor(async () => Number((await admin.xpending(topic, group))[0]) === 0, 5000, 'pending list empty');
+    await sub.close();
+  });
+
+  it('nack without requeue removes the entry from the pending list', async () => {
+    const topic = topicFor('drop');
+    const group = unique('g');
+    const seen: Delivery[] = [];
+    const sub = await transport.consume({ topic, group, prefetch: 5, startFrom: 'earliest' }, async (d) => {
+      seen.push(d);
+      await d.nack({ requeue: false });
+    });
+    await transport.send(wire(topic, 'x'), { timeoutMs: 2000 });
+    await waitFor(() => seen.length === 1);
+    await waitFor(async () => Number((await admin.xpending(topic, group))[0]) === 0);
+    // ack after nack is a no-op (mutually exclusive, idempotent)
+    await seen[0]?.ack();
+    await sub.close();
+  });
+
+  it('an entry left pending by a consumer that stopped answering is reclaimed by another with XAUTOCLAIM', async () => {
+    const topic = topicFor('claim');
+    const group = unique('g');
+    const stuck: Delivery[] = [];
+    const hung = await transport.consume({ topic, group, prefetch: 1, startFrom: 'earliest' }, async (d) => {
+      stuck.push(d); // never settles: a hung handler
+    });
+    await transport.send(wire(topic, 'important'), { timeoutMs: 2000 });
+    await waitFor(() => stuck.length === 1);
+    const rescued: Delivery[] = [];
+    const other = new RedisStreamsTransport({ url: REDIS_URL, claimIdleMs: 300, blockMs: 200 });
+    await other.connect();
+    const sub = await other.consume({ topic, group, prefetch: 5, startFrom: 'earliest' }, collect(rescued));
+    await waitFor(() => rescued.length === 1, 5000, 'reclaimed delivery');
+    expect(payloadOf(rescued[0] as Delivery)).toBe('important');
+    expect(rescued[0]?.deliveryCount).toBe(2);
+    const health = await other.health();
+    expect((health.details.subscriptions as Array<{ reclaimed: number }>)[0]?.reclaimed).toBe(1);
+    await sub.close();
+    await other.close();
+    await hung.close();
+  });
+
+  it('recreates its group when Redis lost the stream (NOGROUP) and says so in health', async () => {
+    const topic = topicFor('nogroup');
+    const group = unique('g');
+    const seen: Delivery[] = [];
+    const sub = await transport.consume({ topic, group, prefetch: 5, startFrom: 'earliest' }, collect(seen));
+    await transport.send(wire(topic, 1), { timeoutMs: 2000 });
+    await waitFor(() => seen.length === 1);
+    await admin.del(topic); // what a restart without persistence looks like to a consumer
+    await transport.send(wire(topic, 2), { timeoutMs: 2000 });
+    await waitFor(() => seen.length === 2, 10_000, 'delivery after NOGROUP');
+    const health = await transport.health();
+    expect(health.issues.join('\n')).toMatch(/vanished and was recreated 1 time/);
+    await sub.close();
+  });
+
+  it('trims with MAXLEN ~ so a stream does not grow without bound', async () => {
+    const small = new RedisStreamsTransport({ url: REDIS_URL, maxLen: 100 });
+    await small.connect();
+    const topic = topicFor('trim');
+    for (let i = 0; i < 1000; i++) await small.send(wire(topic, i), { timeoutMs: 2000 });
+    expect(await admin.xlen(topic)).toBeLessThan(300);
+    await small.close();
+  });
+
+  it('health reports ping, lag and pending per subscription', async () => {
+    const topic = topicFor('health');
+    const group = unique('g');
+    const held: Delivery[] = [];
+    const sub = await transport.consume({ topic, group, prefetch: 1, startFrom: 'earliest' }, async (d) => {
+      held.push(d);
+    });
+    for (let i = 0; i < 3; i++) await transport.send(wire(topic, i), { timeoutMs: 2000 });
+    await waitFor(() => held.length === 1);
+    const health = await transport.health();
+    expect(health.isHealthy).toBe(true);
+    expect(typeof health.details.pingMs).toBe('number');
+    const mine = (health.details.subscriptions as Array<Record<string, unknown>>).find((s) => s.group === group);
+    expect(mine).toMatchObject({ topic, pending: 1, lag: 2, inFlight: 1 });
+    await held[0]?.ack();
+    await sub.close();
+  });
+});
