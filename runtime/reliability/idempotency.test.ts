@@ -95,4 +95,46 @@ describe('MemoryIdempotencyStore', () => {
     expect(() => new MemoryIdempotencyStore({ ttlMs: 0 })).toThrow(ConfigurationError);
     await expect(store.tryClaim('y', -1)).rejects.toThrow(ConfigurationError);
   });
+
+  it('matches a naive reference model under random operations (seeded)', async () => {
+    let seed = 2026;
+    const random = (): number => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const time = clock();
+    const maxEntries = 8;
+    const store = new MemoryIdempotencyStore({ maxEntries, now: time.now });
+    // Reference: an array ordered least → most recently used, no cleverness.
+    let model: Array<{ key: string; state: 'in-progress' | 'done'; expiresAt: number }> = [];
+    const touch = (key: string, state: 'in-progress' | 'done', expiresAt: number): void => {
+      model = model.filter((e) => e.key !== key);
+      model.push({ key, state, expiresAt });
+      while (model.length > maxEntries) model.shift();
+    };
+    for (let step = 0; step < 5000; step++) {
+      const key = `k${Math.floor(random() * 12)}`;
+      const ttl = 1 + Math.floor(random() * 50);
+      const op = random();
+      const now = time.now();
+      if (op < 0.4) {
+        // The store sweeps up to 4 expired entries from the LRU end first.
+        for (let i = 0; i < 4 && model[0] && model[0].expiresAt <= now; i++) model.shift();
+        const live = model.find((e) => e.key === key && e.expiresAt > now);
+        if (live) touch(key, live.state, live.expiresAt);
+        else touch(key, 'in-progress', now + ttl);
+        expect(await store.tryClaim(key, ttl), `step ${step}`).toBe(!live);
+      } else if (op < 0.65) {
+        touch(key, 'done', now + ttl);
+        await store.complete(key, ttl);
+      } else if (op < 0.8) {
+        if (model.find((e) => e.key === key)?.state === 'in-progress') model = model.filter((e) => e.key !== key);
+        await store.release(key);
+      } else {
+        time.advance(Math.floor(random() * 20));
+      }
+      expect(store.size, `step ${step}`).toBe(model.length);
+      for (let i = 0; i < 12; i++) {
+        const e = model.find((m) => m.key === `k${i}`);
+        expect(store.stateOf(`k${i}`), `step ${step} k${i}`).toBe(e && e.expiresAt > time.now() ? e.state : undefined);
+      }
+    }
+  });
 });
