@@ -258,6 +258,7 @@ export function errorHint(error: unknown): string {
   if (/ECONNREFUSED/.test(message)) return 'Is RabbitMQ running? Start it with `npm run brokers -- start rabbitmq`';
   if (/ACCESS_REFUSED|403/.test(message)) return 'Check username/password and that the user may access the virtual host';
   if (/NOT_ALLOWED|530/.test(message)) return 'The virtual host does not exist or the user has no permission on it';
+  if (/NOT_FOUND|404/.test(message)) return 'The exchange or queue does not exist: declare it first (declareExchange / declareQueue)';
   if (/PRECONDITION_FAILED|406/.test(message)) return 'An exchange or queue already exists with different arguments: delete it or use the same declaration';
   if (/ETIMEDOUT|timeout/i.test(message)) return 'The broker did not answer in time: check host, port, firewall and TLS settings';
   if (/certificate|SSL|TLS|EPROTO/i.test(message)) return 'TLS handshake failed: check ca/cert/key and servername';

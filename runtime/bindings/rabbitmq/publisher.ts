@@ -10,7 +10,7 @@
  */
 import type { ChannelModel, ConfirmChannel, Channel, Message, Options } from 'amqplib';
 import { PublishError, TimeoutError } from '../../core/errors.ts';
-import { withTimeout } from './connection.ts';
+import { errorHint, withTimeout } from './connection.ts';
 
 export interface PublishRequest {
   exchange: string;
@@ -34,6 +34,13 @@ export class UnroutableError extends PublishError {
   override readonly code: string = 'UNROUTABLE';
 }
 
+/** The channel or connection died before RabbitMQ confirmed: the message may or may not have arrived. */
+export class ChannelClosedError extends PublishError {
+  override readonly code: string = 'CHANNEL_CLOSED';
+  /** RabbitMQ closed the channel on purpose (e.g. 404 no such exchange): sending again would fail the same way. */
+  refusedByBroker = false;
+}
+
 export class Publisher {
   private confirmChannel: ConfirmChannel | undefined;
   private plainChannel: Channel | undefined;
@@ -41,6 +48,7 @@ export class Publisher {
   private model: ChannelModel | undefined;
   /** Unconfirmed mandatory publishes by messageId, oldest first (returns arrive in publish order, before the ack). */
   private readonly unconfirmed = new Map<string, Pending[]>();
+  private readonly channelErrors = new WeakMap<Channel, Error>();
   private writable = true;
   private drainWaiters: Array<() => void> = [];
   private blockedReason: string | undefined;
@@ -132,6 +140,17 @@ export class Publisher {
         try {
           accepted = channel.publish(request.exchange, request.routingKey, request.content, request.options, (error: unknown) => {
             if (error) {
+              // amqplib reports a lost channel as 'channel closed' and a broker nack as 'message nacked'.
+              if (!(error instanceof Error && error.message === 'message nacked')) {
+                const refusal = this.channelErrors.get(channel);
+                const closed = new ChannelClosedError(
+                  refusal ? `RabbitMQ refused the publish to '${request.topic}' and closed the channel: ${refusal.message}` : `RabbitMQ publish to '${request.topic}' was not confirmed: the channel closed`,
+                  { broker: 'rabbitmq', topic: request.topic, cause: refusal ?? error, hint: refusal ? errorHint(refusal) : 'Publish again' },
+                );
+                closed.refusedByBroker = refusal !== undefined;
+                finish(closed);
+                return;
+              }
               finish(new PublishError(`RabbitMQ rejected the publish to '${request.topic}'`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The broker nacked it (queue full with reject-publish, or an internal error): publish again' }));
               return;
             }
@@ -147,7 +166,7 @@ export class Publisher {
             finish();
           });
         } catch (error) {
-          finish(new PublishError(`RabbitMQ publish to '${request.topic}' failed: channel closed`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The connection is being re-established: publish again' }));
+          finish(new ChannelClosedError(`RabbitMQ publish to '${request.topic}' failed: channel closed`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The connection is being re-established: publish again' }));
           return;
         }
         if (!accepted) this.writable = false;
@@ -176,7 +195,8 @@ export class Publisher {
     if (this.confirmChannel) return this.confirmChannel;
     this.opening ??= (async () => {
       const channel = await withTimeout(model.createConfirmChannel(), this.openTimeoutMs, 'RabbitMQ open confirm channel');
-      channel.on('error', () => undefined);
+      // A channel error (emitted before 'close') is RabbitMQ refusing something on this channel.
+      channel.on('error', (error: Error) => this.channelErrors.set(channel, error));
       channel.on('close', () => {
         if (this.confirmChannel === channel) {
           this.confirmChannel = undefined;

@@ -23,9 +23,9 @@ import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessa
 import { AmqpConnection } from './connection.ts';
 import { QueueConsumer, type ConsumerChannel } from './consumer.ts';
 import { resolveOptions, type ExchangeType, type RabbitMQOptions, type ResolvedOptions } from './options.ts';
-import { Publisher } from './publisher.ts';
+import { ChannelClosedError, Publisher } from './publisher.ts';
 import { delayBucket, RETRY_QUEUE_REASSERT_MS, retryQueueName, retryQueueOptions } from './retry-queues.ts';
-import { Topology } from './topology.ts';
+import { Topology, TopologyError } from './topology.ts';
 import { deliveryCountOf, fromConsumeMessage, toPublishOptions, TOPIC_HEADER } from './wire.ts';
 
 /** Per-publish AMQP settings beyond the generic `PublishOptions`. */
@@ -163,20 +163,34 @@ export class RabbitMQTransport implements Transport {
     if (Buffer.byteLength(message.topic) > 255) {
       throw new PublishError(`RabbitMQ routing key for topic '${message.topic.slice(0, 40)}…' is longer than 255 bytes`, { broker: 'rabbitmq', topic: message.topic, hint: 'Use a shorter topic name' });
     }
-    const model = await this.ready(message.topic, options);
-    if (message.headers[HEADER.dlqReason] !== undefined && exchange === this.options.exchangeName) await this.ensureDeadLetterQueue(model, message.topic);
+    const deadline = Date.now() + options.timeoutMs;
     const publishOptions = toPublishOptions(message, { persistent: amqp.persistent ?? this.options.persistent, mandatory: amqp.mandatory ?? this.options.mandatory });
     if (amqp.expiration !== undefined) publishOptions.expiration = String(Math.max(0, Math.round(amqp.expiration)));
-    await this.publisher.publish({
-      exchange,
-      routingKey: message.topic,
-      content: toBuffer(message.body),
-      options: publishOptions,
-      confirm: amqp.confirm ?? this.options.confirm,
-      timeoutMs: options.timeoutMs,
-      ...(options.signal ? { signal: options.signal } : {}),
-      topic: message.topic,
-    });
+    const content = toBuffer(message.body);
+    for (;;) {
+      const remaining = deadline - Date.now();
+      const model = await this.ready(message.topic, { timeoutMs: Math.max(1, remaining), ...(options.signal ? { signal: options.signal } : {}) });
+      try {
+        if (message.headers[HEADER.dlqReason] !== undefined && exchange === this.options.exchangeName) await this.ensureDeadLetterQueue(model, message.topic);
+        await this.publisher.publish({
+          exchange,
+          routingKey: message.topic,
+          content,
+          options: publishOptions,
+          confirm: amqp.confirm ?? this.options.confirm,
+          timeoutMs: Math.max(1, deadline - Date.now()),
+          ...(options.signal ? { signal: options.signal } : {}),
+          topic: message.topic,
+        });
+        break;
+      } catch (error) {
+        // The connection died under an unconfirmed publish: RabbitMQ may or may not have it. Send it
+        // again on the new connection while time is left (a possible duplicate, never a silent loss).
+        const lost = (error instanceof ChannelClosedError && !error.refusedByBroker) || (error instanceof TopologyError && this.connection.state !== 'connected');
+        if (!lost || deadline - Date.now() <= 0 || options.signal?.aborted) throw error;
+        if (this.connection.state === 'connected' && this.connection.current === model) await new Promise((r) => setTimeout(r, 10));
+      }
+    }
     return {};
   }
 

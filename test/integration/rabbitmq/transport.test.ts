@@ -50,6 +50,16 @@ describe('RabbitMQTransport', () => {
     await sub.close();
   });
 
+  it('fails a publish to a missing exchange with the broker’s reason, fast, and recovers the channel', async () => {
+    const topic = unique('missing.exchange');
+    const started = Date.now();
+    await expect(transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { exchange: unique('no-such-exchange') } })).rejects.toThrow(/NOT_FOUND/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
+    await transport.send(wire(topic, {}), { timeoutMs: 5_000 });
+    await sub.close();
+  });
+
   it('lets groups compete and fans out across groups; patterns match', async () => {
     const base = unique('fan');
     const counts = { a1: 0, a2: 0, b: 0, pattern: 0 };
