@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, ValidationError } from '../core/errors.ts';
+import { ConfigurationError, MalformedMessageError, NonRetryableError, ValidationError } from '../core/errors.ts';
 import { HEADER } from '../core/headers.ts';
-import { deadLetterHeaders, deadLetterTopicFor, MAX_DLQ_TEXT_LENGTH, readDeadLetterInfo, stripDeadLetterHeaders } from './dead-letter.ts';
+import { deadLetterHeaders, deadLetterReasonFor, deadLetterTopicFor, MAX_DLQ_TEXT_LENGTH, readDeadLetterInfo, stripDeadLetterHeaders } from './dead-letter.ts';
 
 describe('deadLetterTopicFor', () => {
   it('defaults to <topic>.dlq, honours a suffix and an explicit topic', () => {
@@ -103,5 +103,15 @@ describe('stripDeadLetterHeaders', () => {
     const stripped = stripDeadLetterHeaders(input);
     expect(stripped).toEqual({ 'user-header': 'keep', [HEADER.attempt]: '3', traceparent: '00-abc-def-01' });
     expect(readDeadLetterInfo(input)).toBeDefined();
+  });
+});
+
+describe('deadLetterReasonFor', () => {
+  it('classifies poison input apart from a handler that kept failing', () => {
+    expect(deadLetterReasonFor(new ValidationError('bad', []), 1)).toBe('validation failed');
+    expect(deadLetterReasonFor(new MalformedMessageError('not JSON'), 1)).toBe('malformed message');
+    expect(deadLetterReasonFor(new NonRetryableError('no'), 1)).toBe('non-retryable error');
+    expect(deadLetterReasonFor(new Error('db down'), 4)).toBe('handler failed after 4 attempts');
+    expect(deadLetterReasonFor('thrown string', 1)).toBe('handler failed after 1 attempt');
   });
 });

@@ -3,7 +3,7 @@
  * headers that say why (Watermill's middleware/poison.go does the same with reason/topic metadata).
  * The headers are plain strings so they survive every broker and can be read back for replay.
  */
-import { ConfigurationError } from '../core/errors.ts';
+import { ConfigurationError, isRetryable, MalformedMessageError, ValidationError } from '../core/errors.ts';
 import { HEADER } from '../core/headers.ts';
 import type { Headers } from '../core/types.ts';
 
@@ -35,6 +35,17 @@ export function deadLetterTopicFor(topic: string, options: { deadLetterTopic?: s
     throw new ConfigurationError(`dlqSuffix for topic "${topic}" must not be empty (the dead-letter topic would be the topic itself)`, { topic });
   }
   return `${topic}${suffix}`;
+}
+
+/**
+ * A short, stable reason for the dead-letter header, from the last error: lets an operator filter a
+ * DLQ by cause (poison input vs. a handler that kept failing) without parsing error messages.
+ */
+export function deadLetterReasonFor(error: unknown, attempts: number): string {
+  if (error instanceof ValidationError) return 'validation failed';
+  if (error instanceof MalformedMessageError) return 'malformed message';
+  if (!isRetryable(error)) return 'non-retryable error';
+  return `handler failed after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
 }
 
 export interface DeadLetterDetails {

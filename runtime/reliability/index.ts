@@ -4,6 +4,7 @@ export { errorMatcher, RETRY_DEFAULTS, retryable, retryPolicy, sleep, type Retry
 export {
   DEFAULT_DLQ_SUFFIX,
   deadLetterHeaders,
+  deadLetterReasonFor,
   deadLetterTopicFor,
   MAX_DLQ_TEXT_LENGTH,
   readDeadLetterInfo,
