@@ -91,6 +91,21 @@ describe('MessageCircuitBreaker', () => {
     expect(breaker.state).toBe('closed');
   });
 
+  it('with concurrent calls in half-open, only the trial runs; the others are refused', async () => {
+    const { breaker, advance } = setup();
+    for (let i = 0; i < 3; i++) await breaker.execute(fail()).catch(() => undefined);
+    advance(1000);
+    let release!: () => void;
+    const trial = breaker.execute(() => new Promise<string>((resolve) => (release = () => resolve('trial ok'))));
+    const others = await Promise.allSettled([breaker.execute(async () => 'a'), breaker.execute(async () => 'b')]);
+    expect(others.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(breaker.stats.rejected).toBe(2);
+    release();
+    await expect(trial).resolves.toBe('trial ok');
+    expect(breaker.state).toBe('closed');
+    await expect(breaker.execute(async () => 'a')).resolves.toBe('a');
+  });
+
   it('counts only expectedException classes; other errors pass through uncounted', async () => {
     const { breaker } = setup({ expectedException: [DependencyDown] });
     for (let i = 0; i < 10; i++) await expect(breaker.execute(fail(new BadInput('4xx')))).rejects.toThrow(BadInput);
