@@ -133,14 +133,23 @@ export class RedisConnections {
 async function connectIfNeeded(connection: RedisConnection, endpoint: string): Promise<void> {
   if (connection.status === 'ready') return;
   if (connection.status === 'wait' || connection.status === 'end' || connection.status === 'close') {
+    // connect() often rejects with a bare "Connection is closed"; the 'error' event has the real cause (TLS, auth, DNS).
+    let lastEvent: Error | undefined;
+    const onError = (error: Error): void => {
+      lastEvent = error;
+    };
+    connection.on('error', onError);
     try {
       await connection.connect();
-    } catch (cause) {
-      throw new ConnectionError(`Redis: cannot connect to ${endpoint}: ${messageOf(cause)}`, {
+    } catch (rejection) {
+      const cause = lastEvent ?? rejection;
+      throw new ConnectionError(`Redis: cannot connect to ${endpoint}: ${messageOf(cause).replace(/\.$/, '')}`, {
         broker: 'redis',
         cause,
         hint: 'Check that Redis runs and is reachable (redis-cli -h <host> -p <port> ping), and the URL, password and TLS settings',
       });
+    } finally {
+      connection.off('error', onError);
     }
     return;
   }

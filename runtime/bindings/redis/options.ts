@@ -6,6 +6,7 @@
  */
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { isIP } from 'node:net';
 import { ConfigurationError } from '../../core/errors.ts';
 
 export type RedisMode = 'pubsub' | 'streams';
@@ -141,7 +142,8 @@ export function optionsFromUrl(input: string | URL): { mode: RedisMode; options:
   const dbFromPath = url.pathname.replace(/^\//, '');
   const db = url.searchParams.get('db') ?? (dbFromPath === '' ? undefined : dbFromPath);
   if (db !== undefined) options.db = integer(db, 'db');
-  if (found.tls) options.tls = url.hostname ? { servername: options.host } : true;
+  // SNI takes host names only; an IP address is verified against the certificate's IP SANs instead.
+  if (found.tls) options.tls = options.host && isIP(options.host) === 0 ? { servername: options.host } : true;
   const numeric = ['maxLen', 'claimIdleMs', 'claimIntervalMs', 'blockMs', 'commandTimeoutMs', 'connectTimeoutMs', 'maxConnections', 'maxReconnectAttempts', 'reconnectDelay'] as const;
   for (const name of numeric) {
     const value = url.searchParams.get(name);
