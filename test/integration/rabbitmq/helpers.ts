@@ -1,8 +1,9 @@
 /** Small helpers for the RabbitMQ integration tests: unique names, event-driven waits, raw connections. */
 import { randomUUID } from 'node:crypto';
 import type { WireMessage } from '../../../runtime/core/transport.ts';
+import { brokerUrls } from '../../support/brokers.ts';
 
-export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const AMQP_URL = brokerUrls().amqp;
 
 export function unique(prefix: string): string {
   return `${prefix}.${Date.now().toString(36)}.${randomUUID().slice(0, 8)}`;
