@@ -2,7 +2,8 @@
  * Bounded handler concurrency with per-key ordering: the consume pipeline runs up to `limit`
  * handlers at once, but never two for the same ordering key (Kafka key, message group), so
  * `concurrency > 1` does not reorder a key's messages. A key's next task waits in its own queue,
- * outside the shared run queue, so it never holds a slot that other keys could use.
+ * outside the shared run queue, so it never holds a slot that other keys could use; when its
+ * predecessor finishes it joins the back of the run queue (a hot key cannot starve the others).
  */
 import { ConfigurationError } from '../core/errors.ts';
 
