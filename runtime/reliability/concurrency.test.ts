@@ -83,6 +83,16 @@ describe('KeyedConcurrencyLimiter', () => {
     expect(log).toEqual(['A1', 'B1', 'free', 'A2']);
   });
 
+  it('a busy key does not starve other keys: its next task queues behind tasks already waiting', async () => {
+    const limiter = new KeyedConcurrencyLimiter(1);
+    const log: string[] = [];
+    const task = (name: string) => async (): Promise<void> => {
+      log.push(name);
+    };
+    await Promise.all([limiter.run('A', task('A1')), limiter.run('A', task('A2')), limiter.run('A', task('A3')), limiter.run('B', task('B1'))]);
+    expect(log).toEqual(['A1', 'B1', 'A2', 'A3']);
+  });
+
   it('passes results and errors through, and a failure (even a synchronous throw) frees the slot and the key', async () => {
     const limiter = new KeyedConcurrencyLimiter(1);
     await expect(limiter.run('k', async () => { throw new Error('boom'); })).rejects.toThrow('boom');
