@@ -98,7 +98,15 @@ kafka_start() {
     rm -f "$dir/kafka.pid"
     die kafka "not ready on $HOST:$KAFKA_PORT after ${KAFKA_START_TIMEOUT:-120} s"
   fi
+  # The first group join on a new broker creates __consumer_offsets; doing it here keeps
+  # "The coordinator is loading" retries out of the first test that uses a consumer group.
+  wait_until 30 kafka_group_coordinator_ready || say kafka "warning: group coordinator not ready after 30 s"
   say kafka "ready on $HOST:$KAFKA_PORT in $(elapsed "$t0") (KRaft, controller $HOST:$KAFKA_CONTROLLER_PORT)"
+}
+
+# FindCoordinator v1 for group "contractbus-warmup": error code 0 once the coordinator is loaded.
+kafka_group_coordinator_ready() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$KAFKA_PORT; printf '\x00\x00\x00\x1f\x00\x0a\x00\x01\x00\x00\x00\x02\xff\xff\x00\x12contractbus-warmup\x00' >&3; head -c 14 <&3 | od -An -tx1 | tr -d ' \n' | grep -q '0000\$'" 2>/dev/null
 }
 
 # Ready = the log says so AND a request gets an answer; a dead JVM fails fast.
