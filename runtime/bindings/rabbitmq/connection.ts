@@ -7,7 +7,7 @@
  */
 import { connect as amqpConnect, type ChannelModel } from 'amqplib';
 import { ConnectionError, TimeoutError } from '../../core/errors.ts';
-import { backoffDelay } from '../../reliability/backoff.ts';
+import { ReconnectPolicy } from '../../reliability/reconnect.ts';
 import { describeEndpoint, type Endpoint, type ResolvedOptions } from './options.ts';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closing' | 'closed' | 'failed';
@@ -35,15 +35,23 @@ export class AmqpConnection {
 
   private model: ChannelModel | undefined;
   private readonly hooks: RestoreHook[] = [];
+  private readonly readyListeners: Array<() => void> = [];
   private readonly waiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnecting: Promise<void> | undefined;
   private readonly options: ResolvedOptions;
   private readonly events: ConnectionEvents;
+  private readonly policy: ReconnectPolicy;
 
   constructor(options: ResolvedOptions, events: ConnectionEvents = {}) {
     this.options = options;
     this.events = events;
+    this.policy = new ReconnectPolicy({
+      autoReconnect: options.autoReconnect,
+      reconnectDelay: options.reconnectDelay,
+      maxReconnectDelay: options.maxReconnectDelay,
+      maxReconnectAttempts: options.maxReconnectAttempts,
+    });
   }
 
   get current(): ChannelModel | undefined {
@@ -52,6 +60,11 @@ export class AmqpConnection {
 
   get isOwned(): boolean {
     return this.options.connection === undefined;
+  }
+
+  /** Called each time the connection becomes ready (after the restore hooks). */
+  addReadyListener(listener: () => void): void {
+    this.readyListeners.push(listener);
   }
 
   /** Hooks run after every (re)connect, in order. A failing hook drops the connection and retries. */
@@ -165,6 +178,7 @@ export class AmqpConnection {
     this.state = 'connected';
     this.lastError = undefined;
     for (const waiter of [...this.waiters]) waiter.resolve();
+    for (const listener of this.readyListeners) listener();
   }
 
   private async open(): Promise<ChannelModel> {
@@ -221,11 +235,11 @@ export class AmqpConnection {
 
   private async reconnectLoop(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      if (attempt > this.options.maxReconnectAttempts) {
+      const delay = this.policy.nextDelay(attempt);
+      if (delay === undefined) {
         this.fail(new ConnectionError(`RabbitMQ reconnection gave up after ${attempt - 1} attempts`, { broker: 'rabbitmq', cause: this.lastError, hint: `Check ${this.describeEndpoints()}; raise maxReconnectAttempts to keep trying longer` }));
         return;
       }
-      const delay = backoffDelay(attempt, { initialDelay: this.options.reconnectDelay, factor: 2, maxDelay: this.options.maxReconnectDelay, jitter: 0.2 });
       await new Promise<void>((resolve) => {
         this.reconnectTimer = setTimeout(resolve, delay);
       });

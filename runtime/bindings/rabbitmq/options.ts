@@ -63,6 +63,8 @@ export interface RabbitMQOptions {
   maxReconnectAttempts?: number;
   /** Publishes held while disconnected; past it publishes fail fast with `BufferFullError`. Default 1 000. */
   publishBufferSize?: number;
+  /** Bytes of payload held while disconnected. Default 16 MiB. */
+  publishBufferBytes?: number;
 
   /** Queue type of the durable group queues `subscribe` declares. Default 'classic'. */
   queueType?: 'classic' | 'quorum';
@@ -108,6 +110,7 @@ export interface ResolvedOptions {
   maxReconnectDelay: number;
   maxReconnectAttempts: number;
   publishBufferSize: number;
+  publishBufferBytes: number;
   queueType: 'classic' | 'quorum';
   maxPriority: number | undefined;
   privateQueueExpiresMs: number;
@@ -174,6 +177,7 @@ export function resolveOptions(input: RabbitMQOptions | string | URL = {}): Reso
     maxReconnectDelay: options.maxReconnectDelay ?? DEFAULTS.maxReconnectDelay,
     maxReconnectAttempts: options.maxReconnectAttempts ?? Infinity,
     publishBufferSize: options.publishBufferSize ?? DEFAULTS.publishBufferSize,
+    publishBufferBytes: options.publishBufferBytes ?? 16 * 1024 * 1024,
     queueType: options.queueType ?? 'classic',
     maxPriority: options.maxPriority,
     privateQueueExpiresMs: options.privateQueueExpiresMs ?? DEFAULTS.privateQueueExpiresMs,

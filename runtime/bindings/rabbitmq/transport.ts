@@ -16,7 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConsumeMessage, Options } from 'amqplib';
-import { BufferFullError, ConfigurationError, ConnectionError, PublishError } from '../../core/errors.ts';
+import { BufferFullError, ConfigurationError, ConnectionError, PublishError, TimeoutError } from '../../core/errors.ts';
+import { BoundedPublishBuffer } from '../../reliability/publish-buffer.ts';
 import { HEADER } from '../../core/headers.ts';
 import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
 import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
@@ -39,6 +40,11 @@ export interface AmqpSendOptions {
   persistent?: boolean;
   /** Relative TTL in ms (AMQP `expiration`); overrides the message's `expiresAt`. */
   expiration?: number;
+}
+
+interface BufferedPublish {
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 export interface SendOptions {
@@ -93,7 +99,7 @@ export class RabbitMQTransport implements Transport {
   private readonly consumers = new Set<QueueConsumer>();
   private readonly retryQueuesAsserted = new Map<string, number>();
   private readonly deadLetterQueues = new Set<string>();
-  private bufferedPublishes = 0;
+  private readonly waiting: BoundedPublishBuffer<BufferedPublish>;
   private connectPromise: Promise<void> | undefined;
 
   constructor(options: RabbitMQOptions | string | URL = {}) {
@@ -116,6 +122,12 @@ export class RabbitMQTransport implements Transport {
       delayedRedelivery: true,
       redeliveryOnCrash: true,
     } satisfies BrokerCapabilities);
+    this.waiting = new BoundedPublishBuffer<BufferedPublish>({
+      maxMessages: o.publishBufferSize,
+      maxBytes: o.publishBufferBytes,
+      broker: 'rabbitmq',
+      onExpire: (waiter, error) => waiter.reject(new TimeoutError(`RabbitMQ stayed unreachable: ${error.message}`, { broker: 'rabbitmq', cause: this.connection.lastError, hint: `Check RabbitMQ at ${this.connection.describeEndpoints()}` })),
+    });
     this.topology = new Topology(o.connectTimeoutMs);
     this.publisher = new Publisher(o.connectTimeoutMs);
     this.connection = new AmqpConnection(o, {
@@ -123,6 +135,9 @@ export class RabbitMQTransport implements Transport {
         this.publisher.invalidate();
         this.retryQueuesAsserted.clear();
         for (const consumer of this.consumers) consumer.connectionLost();
+      },
+      onFailed: (error) => {
+        for (const waiter of this.waiting.clear()) waiter.reject(error);
       },
       onBlocked: (reason) => this.publisher.setBlocked(reason),
       onUnblocked: () => this.publisher.setBlocked(undefined),
@@ -134,6 +149,7 @@ export class RabbitMQTransport implements Transport {
     this.connection.addRestoreHook(async (model) => {
       for (const consumer of this.consumers) await consumer.start(model);
     });
+    this.connection.addReadyListener(() => this.flushWaiting());
   }
 
   async connect(): Promise<void> {
@@ -169,7 +185,7 @@ export class RabbitMQTransport implements Transport {
     const content = toBuffer(message.body);
     for (;;) {
       const remaining = deadline - Date.now();
-      const model = await this.ready(message.topic, { timeoutMs: Math.max(1, remaining), ...(options.signal ? { signal: options.signal } : {}) });
+      const model = await this.ready(message.topic, content.byteLength, { timeoutMs: Math.max(1, remaining), ...(options.signal ? { signal: options.signal } : {}) });
       try {
         if (message.headers[HEADER.dlqReason] !== undefined && exchange === this.options.exchangeName) await this.ensureDeadLetterQueue(model, message.topic);
         await this.publisher.publish({
@@ -198,25 +214,44 @@ export class RabbitMQTransport implements Transport {
    * Waits for the connection while it is being re-established (bounded: at most
    * `publishBufferSize` publishes wait, each until its own timeout), fails fast when it is down for good.
    */
-  private async ready(topic: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<ChannelModel> {
+  private async ready(topic: string, bytes: number, options: { timeoutMs: number; signal?: AbortSignal }): Promise<ChannelModel> {
     const current = this.connection.current;
     if (current) return current;
     const state = this.connection.state;
     if (state !== 'reconnecting' && state !== 'connecting') {
       throw new ConnectionError(`RabbitMQ publish to '${topic}' failed: the client is ${state}`, { broker: 'rabbitmq', topic, cause: this.connection.lastError, hint: state === 'idle' ? 'Call connect() first' : 'Create a new client; reconnection is not running' });
     }
-    if (this.bufferedPublishes >= this.options.publishBufferSize) {
-      throw new BufferFullError(`RabbitMQ is unreachable and ${this.bufferedPublishes} publishes are already waiting (publishBufferSize)`, { broker: 'rabbitmq', topic, cause: this.connection.lastError, hint: `Check RabbitMQ at ${this.connection.describeEndpoints()}; raise publishBufferSize or slow down` });
-    }
-    this.bufferedPublishes++;
-    try {
-      await this.connection.waitReady(options.timeoutMs, options.signal);
-    } finally {
-      this.bufferedPublishes--;
-    }
+    // Each waiting publish holds a slot in the shared bounded buffer until the connection is back
+    // or its own deadline passes; past the bound it fails at once.
+    await new Promise<void>((resolve, reject) => {
+      const signal = options.signal;
+      const onAbort = (): void => waiter.reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      // An aborted waiter keeps its slot until the flush or its deadline: settling twice is a no-op.
+      const waiter: BufferedPublish = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      try {
+        this.waiting.push(waiter, bytes, { deadline: Date.now() + options.timeoutMs, topic });
+      } catch (error) {
+        reject(error instanceof BufferFullError ? new BufferFullError(`RabbitMQ is unreachable and the publish buffer is full (${this.waiting.size} publishes, ${this.waiting.bytes} bytes waiting)`, { broker: 'rabbitmq', topic, cause: this.connection.lastError, hint: `Check RabbitMQ at ${this.connection.describeEndpoints()}; raise publishBufferSize or slow down` }) : error);
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
     const model = this.connection.current;
     if (!model) throw new ConnectionError(`RabbitMQ publish to '${topic}' failed: connection lost again`, { broker: 'rabbitmq', topic });
     return model;
+  }
+
+  private flushWaiting(): void {
+    for (const waiter of this.waiting.drain()) waiter.resolve();
   }
 
   private async ensureDeadLetterQueue(model: ChannelModel, topic: string): Promise<void> {
@@ -426,7 +461,7 @@ export class RabbitMQTransport implements Transport {
         blocked: c.blocked ?? false,
         publisherChannel: this.publisher.channelState,
         publishesInFlight: this.publisher.inFlight,
-        publishesWaitingForConnection: this.bufferedPublishes,
+        publishesWaitingForConnection: this.waiting.size,
         returned: this.publisher.returned,
         consumers,
         queueDepths: depths,
