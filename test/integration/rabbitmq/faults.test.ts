@@ -1,0 +1,81 @@
+/**
+ * Broker restarts: nothing RabbitMQ confirmed is lost when the broker is restarted twice while
+ * messages flow. Restarts the SHARED broker (scripts/brokers.sh restart rabbitmq), so it is kept
+ * to this one file and one test.
+ *
+ * The issue asks for 100k messages; on this 2-core machine (confirmed persistent publishes run at
+ * a few thousand per second and each restart takes ~10 s) that does not fit the 10-minute budget
+ * of the whole suite, so FAULT_MESSAGES defaults to 20 000. Raise it with env
+ * CONTRACTBUS_FAULT_MESSAGES=100000 on a bigger machine.
+ */
+import { describe, expect, it } from 'vitest';
+import { RabbitMQTransport } from '../../../runtime/bindings/rabbitmq/transport.ts';
+import { restartBroker } from '../../support/brokers.ts';
+import { AMQP_URL, unique, waitFor, wire } from './helpers.ts';
+
+const FAULT_MESSAGES = Number(process.env.CONTRACTBUS_FAULT_MESSAGES ?? 20_000);
+const WINDOW = 200;
+
+describe('RabbitMQ broker restarts', () => {
+  it(`loses nothing confirmed across two broker restarts (${FAULT_MESSAGES} messages)`, { timeout: 300_000 }, async () => {
+    const topic = unique('faults');
+    const options = { url: AMQP_URL, reconnectDelay: 200, maxReconnectDelay: 1_000, publishBufferSize: WINDOW * 2, heartbeat: 2 };
+    const publisher = new RabbitMQTransport(options);
+    const consumer = new RabbitMQTransport(options);
+    await publisher.connect();
+    await consumer.connect();
+    const received = new Set<string>();
+    let deliveries = 0;
+    await consumer.consume({ topic, group: 'faults', prefetch: 100, startFrom: 'earliest' }, async (d) => {
+      deliveries++;
+      received.add(d.message.messageId);
+      await d.ack();
+    });
+
+    const confirmed: string[] = [];
+    let failed = 0;
+    const restarts: Promise<void>[] = [];
+    const thresholds = [Math.floor(FAULT_MESSAGES / 3), Math.floor((2 * FAULT_MESSAGES) / 3)];
+    let next = 0;
+    let restarting: Promise<void> = Promise.resolve();
+    const started = Date.now();
+
+    // A sliding window of WINDOW publishes in flight, like a busy service.
+    let sent = 0;
+    const worker = async (): Promise<void> => {
+      while (sent < FAULT_MESSAGES) {
+        sent++;
+        const message = wire(topic, { n: sent });
+        try {
+          await publisher.send(message, { timeoutMs: 60_000 });
+          confirmed.push(message.messageId);
+        } catch {
+          failed++;
+        }
+        const threshold = thresholds[next];
+        if (threshold !== undefined && confirmed.length >= threshold) {
+          next++;
+          // Second restart only after the first one finished.
+          restarting = restarting.then(() => restartBroker('rabbitmq'));
+          restarts.push(restarting);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: WINDOW }, worker));
+    await Promise.all(restarts);
+    const publishMs = Date.now() - started;
+
+    await waitFor(() => confirmed.every((id) => received.has(id)), 120_000, 'every confirmed message to be consumed');
+    const lost = confirmed.filter((id) => !received.has(id)).length;
+    console.log(
+      `[rabbitmq faults] ${FAULT_MESSAGES} published in ${publishMs} ms with 2 restarts: ${confirmed.length} confirmed, ${failed} not confirmed, ` +
+        `${deliveries} deliveries (${deliveries - received.size} duplicates), ${lost} confirmed lost; reconnects publisher=${publisher.connection.reconnects} consumer=${consumer.connection.reconnects}`,
+    );
+    expect(lost).toBe(0);
+    expect(publisher.connection.reconnects).toBeGreaterThanOrEqual(2);
+    expect(consumer.connection.reconnects).toBeGreaterThanOrEqual(2);
+    await consumer.deleteQueue(`faults.${topic}`).catch(() => undefined);
+    await publisher.close();
+    await consumer.close();
+  });
+});
