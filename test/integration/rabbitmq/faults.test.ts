@@ -3,17 +3,17 @@
  * messages flow. Restarts the SHARED broker (scripts/brokers.sh restart rabbitmq), so it is kept
  * to this one file and one test.
  *
- * The issue asks for 100k messages; on this 2-core machine (confirmed persistent publishes run at
- * a few thousand per second and each restart takes ~10 s) that does not fit the 10-minute budget
- * of the whole suite, so FAULT_MESSAGES defaults to 20 000. Raise it with env
- * CONTRACTBUS_FAULT_MESSAGES=100000 on a bigger machine.
+ * The issue asks for 100k messages. Measured here (2 cores, shared): 100 000 confirmed persistent
+ * messages with two restarts in ≈ 27 s of publishing (20 000 in ≈ 21 s, most of it the restarts),
+ * 0 confirmed lost, a few hundred redelivered duplicates. That fits the 10-minute budget, so the
+ * default is the full 100 000; lower it with env CONTRACTBUS_FAULT_MESSAGES on a slower machine.
  */
 import { describe, expect, it } from 'vitest';
 import { RabbitMQTransport } from '../../../runtime/bindings/rabbitmq/transport.ts';
 import { restartBroker } from '../../support/brokers.ts';
 import { AMQP_URL, unique, waitFor, wire } from './helpers.ts';
 
-const FAULT_MESSAGES = Number(process.env.CONTRACTBUS_FAULT_MESSAGES ?? 20_000);
+const FAULT_MESSAGES = Number(process.env.CONTRACTBUS_FAULT_MESSAGES ?? 100_000);
 const WINDOW = 200;
 
 describe('RabbitMQ broker restarts', () => {
