@@ -45,6 +45,13 @@ export interface RedisConnectionOptions {
   commandTimeoutMs?: number;
   /** Default 10 000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Publishes that wait while Redis is reconnecting (each until its own timeout); past this a publish
+   * fails at once with BufferFullError. 0: fail fast whenever Redis is not connected. Default 1 000.
+   */
+  publishBufferSize?: number;
+  /** Byte bound of the same buffer. Default 16 MiB. */
+  publishBufferBytes?: number;
   /** Shown in `CLIENT LIST`. Default `contractbus`. */
   connectionName?: string;
   /** An existing ioredis `Redis` or `Cluster`: used for commands, `duplicate()`d for blocking / subscriber work. */
@@ -109,6 +116,7 @@ export interface ResolvedConnectionOptions {
   maxConnections: number;
   retryOnTimeout: boolean;
   commandTimeoutMs: number;
+  publishBuffer: { maxMessages: number; maxBytes: number };
   /** Describes the target in errors and health without credentials. */
   endpoint: string;
 }
@@ -144,7 +152,7 @@ export function optionsFromUrl(input: string | URL): { mode: RedisMode; options:
   if (db !== undefined) options.db = integer(db, 'db');
   // SNI takes host names only; an IP address is verified against the certificate's IP SANs instead.
   if (found.tls) options.tls = options.host && isIP(options.host) === 0 ? { servername: options.host } : true;
-  const numeric = ['maxLen', 'claimIdleMs', 'claimIntervalMs', 'blockMs', 'commandTimeoutMs', 'connectTimeoutMs', 'maxConnections', 'maxReconnectAttempts', 'reconnectDelay'] as const;
+  const numeric = ['publishBufferSize', 'maxLen', 'claimIdleMs', 'claimIntervalMs', 'blockMs', 'commandTimeoutMs', 'connectTimeoutMs', 'maxConnections', 'maxReconnectAttempts', 'reconnectDelay'] as const;
   for (const name of numeric) {
     const value = url.searchParams.get(name);
     if (value !== null) options[name] = integer(value, name);
@@ -211,6 +219,7 @@ export function resolveConnectionOptions(options: RedisConnectionOptions): Resol
     maxConnections,
     retryOnTimeout: merged.retryOnTimeout ?? false,
     commandTimeoutMs,
+    publishBuffer: { maxMessages: merged.publishBufferSize ?? 1_000, maxBytes: merged.publishBufferBytes ?? 16 * 1024 * 1024 },
     endpoint,
   };
 }

@@ -18,6 +18,7 @@ import type { TopicPattern } from './pattern.ts';
 import type { PubSubGap, RedisConnection, RedisPubSubOptions } from './options.ts';
 import { resolveConnectionOptions } from './options.ts';
 import { withDeadline } from './deadline.ts';
+import { PublishGate } from './publish-gate.ts';
 
 export const PUBSUB_CAPABILITIES: BrokerCapabilities = Object.freeze({
   deliveryGuarantee: 'at-most-once',
@@ -40,6 +41,7 @@ export class RedisPubSubTransport implements Transport {
   readonly name = 'redis-pubsub';
   readonly capabilities = PUBSUB_CAPABILITIES;
   readonly connections: RedisConnections;
+  readonly #gate: PublishGate;
   readonly #maxBuffered: number;
   readonly #durableDeadLetters: boolean;
   readonly #retryOnTimeout: boolean;
@@ -57,6 +59,7 @@ export class RedisPubSubTransport implements Transport {
   constructor(options: RedisPubSubOptions = {}) {
     const resolved = resolveConnectionOptions(options);
     this.connections = new RedisConnections(resolved);
+    this.#gate = new PublishGate(this.connections, resolved.publishBuffer);
     this.#retryOnTimeout = resolved.retryOnTimeout;
     this.#maxBuffered = options.maxBufferedPerSubscription ?? 10_000;
     this.#durableDeadLetters = options.durableDeadLetters ?? true;
@@ -70,6 +73,7 @@ export class RedisPubSubTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closing = true;
+    this.#gate.close();
     for (const set of [...this.#byChannel.values(), ...this.#byGlob.values()]) for (const sub of set) sub.stop();
     this.#byChannel.clear();
     this.#byGlob.clear();
@@ -78,7 +82,13 @@ export class RedisPubSubTransport implements Transport {
     await this.connections.close();
   }
 
-  async send(message: WireMessage, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
+  async send(message: WireMessage, sendOptions: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
+    let options = sendOptions;
+    if (this.connections.status !== 'ready') {
+      const started = Date.now();
+      await this.#gate.whenWritable(message.topic, message.body.byteLength, options.timeoutMs);
+      options = { ...options, timeoutMs: Math.max(1, options.timeoutMs - (Date.now() - started)) };
+    }
     const attempt = async (): Promise<{ offset?: string }> => {
       const command = this.connections.command;
       const envelope = encodeEnvelope(message);
@@ -172,6 +182,7 @@ export class RedisPubSubTransport implements Transport {
         pingMs: 'latencyMs' in ping ? ping.latencyMs : undefined,
         connections: this.connections.openConnections,
         lastError: this.connections.lastError,
+        publishesWaitingForReconnect: this.#gate.waiting,
         subscriptions,
         gaps: this.#gapCount,
         lastGap: this.#gaps.at(-1),

@@ -26,6 +26,7 @@ import { entryFields, messageFromEntry } from './stream-entry.ts';
 import { autoclaimReply, deliveryCounts, entriesOfReadReply, entryList, groupInfos } from './stream-replies.ts';
 import type { RawEntry } from './stream-replies.ts';
 import { withDeadline } from './deadline.ts';
+import { PublishGate } from './publish-gate.ts';
 
 export const STREAMS_CAPABILITIES: BrokerCapabilities = Object.freeze({
   deliveryGuarantee: 'at-least-once',
@@ -55,6 +56,7 @@ export class RedisStreamsTransport implements Transport {
   readonly name = 'redis-streams';
   readonly capabilities = STREAMS_CAPABILITIES;
   readonly connections: RedisConnections;
+  readonly #gate: PublishGate;
   readonly settings: StreamsSettings;
   readonly #retryOnTimeout: boolean;
   readonly #subscriptions = new Set<StreamSubscription>();
@@ -62,6 +64,7 @@ export class RedisStreamsTransport implements Transport {
   constructor(options: RedisStreamsOptions = {}) {
     const resolved = resolveConnectionOptions(options);
     this.connections = new RedisConnections(resolved);
+    this.#gate = new PublishGate(this.connections, resolved.publishBuffer);
     this.#retryOnTimeout = resolved.retryOnTimeout;
     const claimIdleMs = options.claimIdleMs ?? 60_000;
     this.settings = {
@@ -78,11 +81,18 @@ export class RedisStreamsTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.#gate.close();
     await Promise.all([...this.#subscriptions].map((s) => s.close()));
     await this.connections.close();
   }
 
-  async send(message: WireMessage, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
+  async send(message: WireMessage, sendOptions: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
+    let options = sendOptions;
+    if (this.connections.status !== 'ready') {
+      const started = Date.now();
+      await this.#gate.whenWritable(message.topic, message.body.byteLength, options.timeoutMs);
+      options = { ...options, timeoutMs: Math.max(1, options.timeoutMs - (Date.now() - started)) };
+    }
     const args: Array<string | Buffer | number> = [message.topic];
     if (this.settings.maxLen > 0) args.push('MAXLEN', '~', this.settings.maxLen);
     args.push('*', ...entryFields(message));
@@ -131,6 +141,7 @@ export class RedisStreamsTransport implements Transport {
         pingMs: 'latencyMs' in ping ? ping.latencyMs : undefined,
         connections: this.connections.openConnections,
         lastError: this.connections.lastError,
+        publishesWaitingForReconnect: this.#gate.waiting,
         subscriptions: subscriptions.map((s) => s.details),
       },
     };

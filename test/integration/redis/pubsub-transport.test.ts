@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { RedisPubSubTransport } from '../../../runtime/bindings/redis/pubsub-transport.ts';
 import type { PubSubGap } from '../../../runtime/bindings/redis/options.ts';
 import type { Delivery, WireMessage } from '../../../runtime/core/transport.ts';
-import { CapabilityError, ConnectionError } from '../../../runtime/core/errors.ts';
+import { BufferFullError, CapabilityError, ConnectionError } from '../../../runtime/core/errors.ts';
 import { REDIS_URL, privateRedis, unique, waitFor, wipe } from './support.ts';
 
 const encoder = new TextEncoder();
@@ -141,19 +141,31 @@ describe('Redis Pub/Sub gaps (private redis-server on 6391)', () => {
     await admin.quit();
   });
 
-  it('publishing while Redis is down fails fast with an error naming Redis and what to do', async () => {
-    const transport = new RedisPubSubTransport({ url: server.url, reconnectDelay: 50 });
-    await transport.connect();
+  it('while Redis is down: publishes wait in a bounded buffer, past it they fail fast naming Redis and what to do', async () => {
+    const buffered = new RedisPubSubTransport({ url: server.url, reconnectDelay: 50, publishBufferSize: 1 });
+    const failFast = new RedisPubSubTransport({ url: server.url, reconnectDelay: 50, publishBufferSize: 0 });
+    await buffered.connect();
+    await failFast.connect();
     await server.kill();
+    await waitFor(() => buffered.connections.status !== 'ready' && failFast.connections.status !== 'ready', 5000, 'disconnect noticed');
+
     const started = Date.now();
-    const error = await transport.send(wire('down.topic', 1), { timeoutMs: 5000 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConnectionError);
-    expect(String((error as Error).message)).toMatch(/Redis: PUBLISH to channel "down.topic" failed: redis:\/\/127.0.0.1:6391\/0 is not reachable.*retry the publish later/);
+    const refused = await failFast.send(wire('down.topic', 0), { timeoutMs: 5000 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConnectionError);
+    expect(String((refused as Error).message)).toMatch(/Redis: publish to "down.topic" failed: redis:\/\/127.0.0.1:6391\/0 is not connected.*retry later/);
+
+    const waiting = buffered.send(wire('down.topic', 1), { timeoutMs: 10_000 });
+    const full = await buffered.send(wire('down.topic', 2), { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(BufferFullError);
+    expect(String((full as Error).message)).toMatch(/Redis: publish to "down.topic" refused: .* unreachable and 1 publishes .* already wait.*publishBufferSize/);
     expect(Date.now() - started).toBeLessThan(1000);
-    expect((await transport.health()).isHealthy).toBe(false);
+    expect((await buffered.health()).isHealthy).toBe(false);
+
     await server.start();
-    await waitFor(async () => (await transport.health()).isHealthy, 10_000, 'reconnect');
-    await transport.send(wire('down.topic', 2), { timeoutMs: 2000 });
-    await transport.close();
+    await expect(waiting).resolves.toBeDefined();
+    await waitFor(async () => (await failFast.health()).isHealthy, 10_000, 'reconnect');
+    await failFast.send(wire('down.topic', 3), { timeoutMs: 2000 });
+    await buffered.close();
+    await failFast.close();
   });
 });
