@@ -96,6 +96,24 @@ describe('Redis Pub/Sub transport', () => {
     await sub.close();
   });
 
+  it('a dead letter is published and also kept in a stream of the same name, so it outlives the moment', async () => {
+    const dlq = unique('orders.dlq');
+    const live: Delivery[] = [];
+    const sub = await transport.consume({ topic: dlq, group: undefined, prefetch: 5, startFrom: 'latest' }, collect(live));
+    const receipt = await transport.send(wire(dlq, { orderId: 'x' }, { 'x-contractbus-dlq-reason': 'validation failed: total: expected number' }), { timeoutMs: 2000 });
+    expect(receipt.offset).toMatch(/^\d+-\d+$/);
+    await waitFor(() => live.length === 1);
+    const admin = new Redis(REDIS_URL);
+    const entries = await admin.xrange(dlq, '-', '+');
+    expect(entries).toHaveLength(1);
+    const event = JSON.parse(entries[0]?.[1][1] ?? '{}') as { headers: Record<string, string>; data: unknown };
+    expect(event.headers['x-contractbus-dlq-reason']).toMatch(/validation failed/);
+    expect(event.data).toEqual({ orderId: 'x' });
+    await admin.del(dlq);
+    await admin.quit();
+    await sub.close();
+  });
+
   it('refuses consumer groups with a clear error', async () => {
     await expect(transport.consume({ topic: 'x', group: 'g', prefetch: 1, startFrom: 'latest' }, async () => undefined)).rejects.toThrow(CapabilityError);
     await expect(transport.consume({ topic: 'x', group: 'g', prefetch: 1, startFrom: 'latest' }, async () => undefined)).rejects.toThrow(/redis\+streams/);
