@@ -1,0 +1,315 @@
+/**
+ * One subscription's processing, on top of a driver's group consumer:
+ * - records of a partition are handed out one at a time, in offset order (the next one after the
+ *   previous delivery was acked or nacked); partitions run concurrently (up to `prefetch`);
+ * - only the contiguous prefix of handled offsets is committed, after the handler settled, batched
+ *   every `commitIntervalMs` and at the end of every batch;
+ * - a revoked partition stops at once: its pending commits are dropped and acks for it become
+ *   no-ops (the new owner starts from the last commit: at-least-once, never a gap);
+ * - Kafka cannot redeliver one record, so `nack({ requeue: true, delayMs })` redelivers in process,
+ *   in order, after the delay; past `maxRedeliveries` the record goes to the dead-letter topic so a
+ *   partition can never block forever on one poison record.
+ */
+import type { Delivery, WireMessage } from '../../core/transport.ts';
+import type { BatchContext, CommitRequest, DriverGroupConsumer, IncomingRecord, TopicPartition } from './driver.ts';
+import { OffsetTracker } from './offset-tracker.ts';
+import { fromRecord } from './wire.ts';
+
+export interface ConsumerRunnerOptions {
+  groupId: string;
+  /** false: nothing is committed automatically, only through `commit()` (KafkaClient.commitOffset). */
+  autoCommit: boolean;
+  commitIntervalMs: number;
+  heartbeatIntervalMs: number;
+  maxRedeliveries: number;
+  maxRedeliveryDelayMs: number;
+  onDelivery(delivery: Delivery): Promise<void>;
+  /** Publishes a record that exceeded `maxRedeliveries` to its dead-letter topic. */
+  deadLetter(message: WireMessage, attempts: number): Promise<void>;
+  onError(error: Error, context: string): void;
+}
+
+interface PartitionState {
+  key: string;
+  topic: string;
+  partition: number;
+  tracker: OffsetTracker;
+  revoked: AbortController;
+  lastHandled: string | undefined;
+}
+
+type Outcome = { kind: 'done' } | { kind: 'requeue'; delayMs: number } | { kind: 'stale' };
+
+export class ConsumerRunner {
+  readonly #options: ConsumerRunnerOptions;
+  readonly #partitions = new Map<string, PartitionState>();
+  readonly #pendingCommits = new Map<string, { state: PartitionState; offset: bigint }>();
+  #consumer: DriverGroupConsumer | undefined;
+  #commitTimer: NodeJS.Timeout | undefined;
+  #commitChain: Promise<void> = Promise.resolve();
+  #paused = false;
+  #resumeWaiters: Array<() => void> = [];
+  readonly #busy = new Set<BatchContext>();
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  lastCommitError: string | undefined;
+  delivered = 0;
+
+  constructor(options: ConsumerRunnerOptions) {
+    this.#options = options;
+  }
+
+  attach(consumer: DriverGroupConsumer): void {
+    this.#consumer = consumer;
+  }
+
+  get groupId(): string {
+    return this.#options.groupId;
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.#partitions.values()].map((s) => ({ topic: s.topic, partition: s.partition }));
+  }
+
+  owns(topic: string, partition: number): boolean {
+    return this.#partitions.has(`${topic}:${partition}`);
+  }
+
+  readonly onAssigned = (partitions: TopicPartition[]): void => {
+    for (const { topic, partition } of partitions) {
+      const key = `${topic}:${partition}`;
+      if (!this.#partitions.has(key)) {
+        this.#partitions.set(key, { key, topic, partition, tracker: new OffsetTracker(), revoked: new AbortController(), lastHandled: undefined });
+      }
+    }
+  };
+
+  readonly onRevoked = (partitions: TopicPartition[]): void => {
+    for (const { topic, partition } of partitions) {
+      const key = `${topic}:${partition}`;
+      const state = this.#partitions.get(key);
+      if (!state) continue;
+      this.#partitions.delete(key);
+      this.#pendingCommits.delete(key);
+      state.revoked.abort();
+    }
+  };
+
+  readonly onBatch = async (records: IncomingRecord[], context: BatchContext): Promise<void> => {
+    const first = records[0];
+    if (!first) return;
+    let state = this.#partitions.get(`${first.topic}:${first.partition}`);
+    // kafkajs may hand out a batch before its GROUP_JOIN event reached us.
+    if (!state) {
+      this.onAssigned([{ topic: first.topic, partition: first.partition }]);
+      state = this.#partitions.get(`${first.topic}:${first.partition}`);
+    }
+    if (!state) return;
+    this.#busy.add(context);
+    this.#ensureHeartbeat();
+    try {
+      for (const record of records) {
+        if (this.#isStale(state, context)) return;
+        if (this.#paused) {
+          await this.#waitForResume(state);
+          if (this.#isStale(state, context)) return;
+        }
+        const offset = BigInt(record.offset);
+        // A driver may repeat records after a rejoin; they were handed out already.
+        if (state.lastHandled !== undefined && offset <= BigInt(state.lastHandled)) continue;
+        state.tracker.start(offset);
+        const finished = await this.#handle(record, state, context);
+        if (!finished) {
+          // Stale but not revoked (e.g. a seek): the driver fetches this record again.
+          if (!state.revoked.signal.aborted) this.#reset(state);
+          return;
+        }
+        state.tracker.finish(offset);
+        state.lastHandled = record.offset;
+        context.resolve(record.offset);
+        this.delivered++;
+        if (this.#options.autoCommit) this.#queueCommit(state);
+      }
+    } finally {
+      this.#busy.delete(context);
+    }
+    if (this.#options.autoCommit) await this.flushCommits();
+  };
+
+  async #handle(record: IncomingRecord, state: PartitionState, context: BatchContext): Promise<boolean> {
+    const message = fromRecord(record);
+    for (let deliveryCount = 1; ; deliveryCount++) {
+      const outcome = await this.#deliverOnce(message, deliveryCount, state, context);
+      if (outcome.kind === 'done') return true;
+      if (outcome.kind === 'stale') return false;
+      if (deliveryCount > this.#options.maxRedeliveries) {
+        return this.#deadLetterUntilDone(message, deliveryCount, state, context);
+      }
+      const delay = Math.min(Math.max(0, outcome.delayMs), this.#options.maxRedeliveryDelayMs);
+      if (delay > 0 && !(await this.#sleep(delay, state))) return false;
+      if (this.#isStale(state, context)) return false;
+    }
+  }
+
+  #deliverOnce(message: WireMessage, deliveryCount: number, state: PartitionState, context: BatchContext): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
+      let settled = false;
+      const settle = (outcome: Outcome): void => {
+        if (settled) return;
+        settled = true;
+        state.revoked.signal.removeEventListener('abort', onRevoke);
+        resolve(outcome);
+      };
+      const onRevoke = (): void => settle({ kind: 'stale' });
+      state.revoked.signal.addEventListener('abort', onRevoke, { once: true });
+      const delivery: Delivery = {
+        message,
+        deliveryCount,
+        ack: async () => settle({ kind: 'done' }),
+        nack: async ({ requeue, delayMs }) => settle(requeue ? { kind: 'requeue', delayMs: delayMs ?? 0 } : { kind: 'done' }),
+      };
+      if (state.revoked.signal.aborted || context.isStale()) {
+        settle({ kind: 'stale' });
+        return;
+      }
+      this.#options.onDelivery(delivery).catch((error: unknown) => {
+        // The shared layer settles every delivery itself; a throw means it could not: try again later.
+        this.#options.onError(error instanceof Error ? error : new Error(String(error)), `handling a record of ${state.key}`);
+        settle({ kind: 'requeue', delayMs: 1_000 });
+      });
+    });
+  }
+
+  async #deadLetterUntilDone(message: WireMessage, attempts: number, state: PartitionState, context: BatchContext): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#options.deadLetter(message, attempts);
+        return true;
+      } catch (error) {
+        this.#options.onError(error instanceof Error ? error : new Error(String(error)), `dead-lettering a record of ${state.key}`);
+        if (!(await this.#sleep(Math.min(30_000, 200 * 2 ** attempt), state)) || this.#isStale(state, context)) return false;
+      }
+    }
+  }
+
+  #isStale(state: PartitionState, context: BatchContext): boolean {
+    return this.#closed || state.revoked.signal.aborted || context.isStale();
+  }
+
+  #reset(state: PartitionState): void {
+    this.#pendingCommits.delete(state.key);
+    const fresh: PartitionState = { ...state, tracker: new OffsetTracker(), lastHandled: undefined };
+    this.#partitions.set(state.key, fresh);
+  }
+
+  /** Resolves true after `ms`, false as soon as the partition is revoked. */
+  #sleep(ms: number, state: PartitionState): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        state.revoked.signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      }, ms);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      state.revoked.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** kafkajs only heartbeats between batches unless asked: keep the session alive while handlers run. */
+  #ensureHeartbeat(): void {
+    if (this.#heartbeatTimer) return;
+    this.#heartbeatTimer = setInterval(() => {
+      if (this.#busy.size === 0) {
+        clearInterval(this.#heartbeatTimer);
+        this.#heartbeatTimer = undefined;
+        return;
+      }
+      // One heartbeat serves the whole member; any busy batch can send it.
+      const [context] = this.#busy;
+      void context?.heartbeat();
+    }, this.#options.heartbeatIntervalMs);
+    this.#heartbeatTimer.unref();
+  }
+
+  #queueCommit(state: PartitionState): void {
+    const offset = state.tracker.committable();
+    if (offset === undefined) return;
+    this.#pendingCommits.set(state.key, { state, offset });
+    this.#commitTimer ??= setTimeout(() => {
+      this.#commitTimer = undefined;
+      void this.flushCommits();
+    }, this.#options.commitIntervalMs);
+  }
+
+  /** Commits every pending offset of partitions still owned; single flight, in order. */
+  flushCommits(): Promise<void> {
+    const run = async (): Promise<void> => {
+      const consumer = this.#consumer;
+      if (!consumer || this.#pendingCommits.size === 0) return;
+      const batch = [...this.#pendingCommits.values()].filter(({ state }) => !state.revoked.signal.aborted);
+      this.#pendingCommits.clear();
+      if (batch.length === 0) return;
+      try {
+        await consumer.commit(batch.map(({ state, offset }) => ({ topic: state.topic, partition: state.partition, offset: offset.toString() })));
+        for (const { state, offset } of batch) state.tracker.committed(offset);
+        this.lastCommitError = undefined;
+      } catch (error) {
+        const err = error instanceof Error ? error : new Error(String(error));
+        this.lastCommitError = err.message;
+        this.#options.onError(err, `committing offsets of group "${this.#options.groupId}"`);
+        // Still owned and nothing newer queued: try again with the next flush.
+        for (const entry of batch) {
+          if (!entry.state.revoked.signal.aborted && !this.#pendingCommits.has(entry.state.key)) this.#pendingCommits.set(entry.state.key, entry);
+        }
+      }
+    };
+    const next = this.#commitChain.then(run, run);
+    this.#commitChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Manual commit (KafkaClient.commitOffset): `offset` is the next offset to read. */
+  async commit(request: CommitRequest): Promise<void> {
+    const consumer = this.#consumer;
+    if (!consumer) throw new Error('not started');
+    await consumer.commit([request]);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#consumer?.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#consumer?.resume();
+    const waiters = this.#resumeWaiters;
+    this.#resumeWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #waitForResume(state: PartitionState): Promise<void> {
+    return new Promise((resolve) => {
+      const onAbort = (): void => resolve();
+      state.revoked.signal.addEventListener('abort', onAbort, { once: true });
+      this.#resumeWaiters.push(() => {
+        state.revoked.signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    // Deliveries already settled are committed before the consumer leaves the group.
+    if (this.#options.autoCommit) await this.flushCommits().catch(() => undefined);
+    this.#closed = true;
+    clearTimeout(this.#commitTimer);
+    clearInterval(this.#heartbeatTimer);
+    this.onRevoked(this.assignment());
+    this.resume();
+    await this.#consumer?.close();
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * kafkajs 2.2.4 behind the driver seam. kafkajs has had no release since 2023 and only speaks the
+ * classic (eager) group protocol, but its request versions are all above the ranges Kafka 4
+ * removed (KIP-896), so it works against Kafka 4 brokers.
+ *
+ * Why eachBatch and not eachMessage: with eachBatchAutoResolve off we tell kafkajs exactly which
+ * offsets are done, so a batch cut short by a rebalance is fetched again from the first unhandled
+ * record, and we can heartbeat while a slow handler runs.
+ */
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type {
+  BatchContext,
+  CommitRequest,
+  DriverGroupConsumer,
+  GroupConsumerSpec,
+  IncomingRecord,
+  KafkaDriver,
+  OutgoingRecord,
+  PartitionOffsets,
+  ProducedRecord,
+  TopicPartition,
+  TopicSpec,
+} from '../driver.ts';
+import { withTimeout } from './timeout.ts';
+
+export interface KafkajsDriverOptions {
+  brokers: string[];
+  clientId: string;
+  ssl?: TlsConnectionOptions | boolean | undefined;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+  idempotent: boolean;
+  /** An existing `Kafka` instance; the driver then never builds its own. */
+  kafka?: Kafka | undefined;
+}
+
+type KafkajsModule = typeof import('kafkajs');
+
+export async function createKafkajsDriver(options: KafkajsDriverOptions): Promise<KafkaDriver> {
+  const lib: KafkajsModule = await import('kafkajs');
+  return new KafkajsDriver(lib, options);
+}
+
+class KafkajsDriver implements KafkaDriver {
+  readonly name = 'kafkajs';
+  readonly #lib: KafkajsModule;
+  readonly #kafka: Kafka;
+  readonly #producer: Producer;
+  readonly #admin: Admin;
+  readonly #consumers = new Set<KafkajsGroupConsumer>();
+  #connected = false;
+
+  constructor(lib: KafkajsModule, options: KafkajsDriverOptions) {
+    this.#lib = lib;
+    const config: KafkaConfig = {
+      brokers: options.brokers,
+      clientId: options.clientId,
+      connectionTimeout: options.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      // kafkajs logs every retry at ERROR level on stdout; our errors carry the detail instead.
+      logLevel: lib.logLevel.NOTHING,
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 5_000 },
+    };
+    if (options.ssl !== undefined) config.ssl = options.ssl;
+    if (options.sasl) config.sasl = options.sasl as SASLOptions;
+    this.#kafka = options.kafka ?? new lib.Kafka(config);
+    this.#producer = this.#kafka.producer({
+      idempotent: options.idempotent,
+      // Idempotence allows up to 5 in flight while keeping order per partition.
+      maxInFlightRequests: options.idempotent ? 5 : 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: lib.Partitioners.DefaultPartitioner,
+    });
+    this.#admin = this.#kafka.admin();
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all([this.#producer.connect(), this.#admin.connect()]);
+    this.#connected = true;
+  }
+
+  async close(): Promise<void> {
+    this.#connected = false;
+    await Promise.allSettled([...this.#consumers].map((c) => c.close()));
+    await Promise.allSettled([this.#producer.disconnect(), this.#admin.disconnect()]);
+  }
+
+  isConnected(): boolean {
+    return this.#connected;
+  }
+
+  async produce(records: OutgoingRecord[], options: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<ProducedRecord[]> {
+    // One send per topic; kafkajs returns one entry per partition written (baseOffset of the batch).
+    const byTopic = new Map<string, Array<{ record: OutgoingRecord; index: number }>>();
+    records.forEach((record, index) => {
+      const list = byTopic.get(record.topic) ?? [];
+      list.push({ record, index });
+      byTopic.set(record.topic, list);
+    });
+    const out: ProducedRecord[] = new Array<ProducedRecord>(records.length);
+    await Promise.all(
+      [...byTopic].map(async ([topic, list]) => {
+        const result = await withTimeout(
+          this.#producer.send({
+            topic,
+            acks: options.acks,
+            timeout: options.timeoutMs,
+            messages: list.map(({ record }) => ({
+              key: record.key ?? null,
+              value: Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
+              headers: record.headers,
+              timestamp: String(record.timestamp),
+              ...(record.partition === undefined ? {} : { partition: record.partition }),
+            })),
+          }),
+          options.timeoutMs,
+          `produce to "${topic}"`,
+        );
+        // Offsets per record are only exact for single-record sends (the common publish path);
+        // for batches we report the partition's base offset advanced by the record's position.
+        const seen = new Map<number, number>();
+        for (const { record, index } of list) {
+          const meta = record.partition === undefined && result.length === 1 ? result[0] : result.find((r) => r.partition === record.partition) ?? result[0];
+          const partition = meta?.partition ?? record.partition ?? 0;
+          const position = seen.get(partition) ?? 0;
+          seen.set(partition, position + 1);
+          const base = meta?.baseOffset ?? meta?.offset;
+          out[index] = { topic, partition, offset: base === undefined ? '-1' : (BigInt(base) + BigInt(position)).toString() };
+        }
+      }),
+    );
+    return out;
+  }
+
+  async createTopics(topics: TopicSpec[], options: { timeoutMs: number }): Promise<void> {
+    if (topics.length === 0) return;
+    try {
+      await this.#admin.createTopics({
+        waitForLeaders: true,
+        timeout: options.timeoutMs,
+        topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions, replicationFactor: t.replicationFactor })),
+      });
+    } catch (error) {
+      // kafkajs reports TOPIC_ALREADY_EXISTS per topic when another client won the race.
+      if (!isAlreadyExists(error)) throw error;
+    }
+  }
+
+  async listTopics(options: { timeoutMs: number }): Promise<string[]> {
+    return withTimeout(this.#admin.listTopics(), options.timeoutMs, 'list topics');
+  }
+
+  async topicOffsets(topic: string, options: { timeoutMs: number }): Promise<PartitionOffsets[]> {
+    const rows = await withTimeout(this.#admin.fetchTopicOffsets(topic), options.timeoutMs, `fetch offsets of "${topic}"`);
+    return rows.map((r) => ({ partition: r.partition, low: r.low, high: r.high }));
+  }
+
+  async committedOffsets(groupId: string, topic: string, options: { timeoutMs: number }): Promise<Map<number, string>> {
+    const rows = await withTimeout(this.#admin.fetchOffsets({ groupId, topics: [topic] }), options.timeoutMs, `fetch committed offsets of group "${groupId}"`);
+    const out = new Map<number, string>();
+    for (const t of rows) for (const p of t.partitions) if (p.offset !== '-1') out.set(p.partition, p.offset);
+    return out;
+  }
+
+  async startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer> {
+    const consumer = new KafkajsGroupConsumer(this.#lib, this.#kafka, spec, () => this.#consumers.delete(consumer));
+    this.#consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (error) {
+      this.#consumers.delete(consumer);
+      await consumer.close().catch(() => undefined);
+      throw error;
+    }
+    return consumer;
+  }
+}
+
+class KafkajsGroupConsumer implements DriverGroupConsumer {
+  readonly groupId: string;
+  readonly joined: Promise<void>;
+  readonly #spec: GroupConsumerSpec;
+  readonly #consumer: Consumer;
+  readonly #onClosed: () => void;
+  #assignment: TopicPartition[] = [];
+  #memberId: string | undefined;
+  /** Bumped when a rebalance starts: batches of an older generation are stale. */
+  #generation = 0;
+  #stopping = false;
+  #paused = false;
+  #resolveJoined!: () => void;
+  readonly #removers: Array<() => void> = [];
+
+  constructor(lib: KafkajsModule, kafka: Kafka, spec: GroupConsumerSpec, onClosed: () => void) {
+    this.#spec = spec;
+    this.groupId = spec.groupId;
+    this.#onClosed = onClosed;
+    this.joined = new Promise((resolve) => {
+      this.#resolveJoined = resolve;
+    });
+    this.#consumer = kafka.consumer({
+      groupId: spec.groupId,
+      sessionTimeout: spec.sessionTimeoutMs,
+      heartbeatInterval: spec.heartbeatIntervalMs,
+      rebalanceTimeout: spec.rebalanceTimeoutMs,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5_000 },
+    });
+    const { events } = this.#consumer;
+    this.#removers.push(
+      this.#consumer.on(events.GROUP_JOIN, (event) => {
+        const assignment: TopicPartition[] = [];
+        for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
+          for (const partition of partitions) assignment.push({ topic, partition });
+        }
+        this.#memberId = event.payload.memberId;
+        this.#assignment = assignment;
+        this.#spec.onAssigned(assignment);
+        this.#resolveJoined();
+      }),
+      // Eager protocol: every partition is given up when a rebalance starts.
+      this.#consumer.on(events.REBALANCING, () => this.#revokeAll()),
+      this.#consumer.on(events.CRASH, (event) => {
+        this.#revokeAll();
+        this.#spec.onError(event.payload.error, event.payload.restart);
+      }),
+      this.#consumer.on(events.STOP, () => this.#revokeAll()),
+    );
+    void lib;
+  }
+
+  async start(): Promise<void> {
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topics: this.#spec.topics, fromBeginning: this.#spec.fromBeginning });
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: Math.max(1, this.#spec.partitionsConcurrently),
+      eachBatch: (payload) => this.#eachBatch(payload),
+    });
+  }
+
+  #revokeAll(): void {
+    this.#generation++;
+    if (this.#assignment.length === 0) return;
+    const revoked = this.#assignment;
+    this.#assignment = [];
+    this.#spec.onRevoked(revoked);
+  }
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0) return;
+    const generation = this.#generation;
+    let rebalancing = false;
+    const context: BatchContext = {
+      isStale: () => rebalancing || this.#stopping || generation !== this.#generation || !payload.isRunning() || payload.isStale(),
+      heartbeat: async () => {
+        try {
+          await payload.heartbeat();
+        } catch {
+          // REBALANCE_IN_PROGRESS / UNKNOWN_MEMBER_ID: stop after the record in hand; kafkajs rejoins.
+          rebalancing = true;
+        }
+      },
+      resolve: (offset) => {
+        if (!context.isStale()) payload.resolveOffset(offset);
+      },
+    };
+    const limit = this.#spec.maxPollRecords;
+    const messages = batch.messages.length > limit ? batch.messages.slice(0, limit) : batch.messages;
+    const records: IncomingRecord[] = messages.map((m) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: m.offset,
+      key: m.key === null || m.key === undefined ? undefined : m.key.toString('utf8'),
+      value: m.value ?? new Uint8Array(0),
+      headers: decodeHeaders(m.headers),
+      timestamp: Number(m.timestamp),
+    }));
+    await this.#spec.onBatch(records, context);
+  }
+
+  assignment(): TopicPartition[] {
+    return this.#assignment;
+  }
+
+  memberId(): string | undefined {
+    return this.#memberId;
+  }
+
+  async commit(offsets: CommitRequest[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.#consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#consumer.pause(this.#spec.topics.map((topic) => ({ topic })));
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#consumer.resume(this.#spec.topics.map((topic) => ({ topic })));
+  }
+
+  async close(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#revokeAll();
+    try {
+      await this.#consumer.disconnect();
+    } finally {
+      for (const remove of this.#removers) remove();
+      this.#onClosed();
+    }
+  }
+}
+
+function decodeHeaders(headers: Record<string, Buffer | string | Array<Buffer | string> | undefined> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last === undefined) continue;
+    out[name] = typeof last === 'string' ? last : last.toString('utf8');
+  }
+  return out;
+}
+
+function isAlreadyExists(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const nested = (error as Error & { errors?: unknown[] }).errors;
+  if (Array.isArray(nested) && nested.length > 0) {
+    return nested.every((e) => (e as { type?: string }).type === 'TOPIC_ALREADY_EXISTS');
+  }
+  return (error as { type?: string }).type === 'TOPIC_ALREADY_EXISTS';
+}

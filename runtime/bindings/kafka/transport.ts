@@ -1,0 +1,372 @@
+/**
+ * `KafkaTransport`: the binding seam (core/transport.ts) over a Kafka driver (driver.ts).
+ * One long-lived idempotent producer (acks=all by default), one group consumer per subscription,
+ * topics (and dead-letter topics) created on first use with the configured partitions.
+ */
+import { randomUUID } from 'node:crypto';
+import { ConfigurationError, ConnectionError, ContractbusError, PublishError, TimeoutError } from '../../core/errors.ts';
+import { silentLogger, type Logger } from '../../core/logger.ts';
+import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
+import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
+import { deadLetterHeaders, deadLetterTopicFor } from '../../reliability/dead-letter.ts';
+import { ConsumerRunner } from './consumer.ts';
+import type { DriverGroupConsumer, KafkaDriver, PartitionLag, TopicSpec } from './driver.ts';
+import { withTimeout } from './drivers/timeout.ts';
+import { resolveKafkaOptions, type KafkaOptions, type ResolvedKafkaOptions } from './options.ts';
+import { toRecord } from './wire.ts';
+
+export const KAFKA_CAPABILITIES: BrokerCapabilities = Object.freeze({
+  deliveryGuarantee: 'at-least-once',
+  durable: true,
+  consumerGroups: true,
+  // @platformatic/kafka subscribes to topic names only (no regex): not offered by both drivers.
+  patternSubscribe: false,
+  orderingByKey: true,
+  nativeHeaders: true,
+  nativeTtl: false,
+  nativePriority: false,
+  nativeDeadLetter: false,
+  // nack with requeue redelivers in process (in order); the broker cannot hold one record back.
+  delayedRedelivery: false,
+  redeliveryOnCrash: true,
+});
+
+/** Per-subscription settings the generic ConsumeSpec has no room for (set by KafkaClient.consume). */
+export interface KafkaConsumeOverrides {
+  maxPollRecords?: number;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** false: commit only through KafkaClient.commitOffset. Default true. */
+  enableAutoCommit?: boolean;
+  maxRedeliveries?: number;
+}
+
+export interface KafkaTransportOptions extends KafkaOptions {
+  logger?: Logger;
+}
+
+interface ActiveSubscription {
+  topic: string;
+  groupId: string;
+  privateGroup: boolean;
+  runner: ConsumerRunner;
+  consumer: DriverGroupConsumer;
+}
+
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka';
+  readonly capabilities = KAFKA_CAPABILITIES;
+  readonly options: ResolvedKafkaOptions;
+  readonly #logger: Logger;
+  #driver: KafkaDriver | undefined;
+  #connecting: Promise<KafkaDriver> | undefined;
+  readonly #knownTopics = new Set<string>();
+  readonly #creating = new Map<string, Promise<void>>();
+  readonly #subscriptions = new Set<ActiveSubscription>();
+  readonly #overrides = new Map<string, KafkaConsumeOverrides>();
+  #lastError: string | undefined;
+
+  constructor(options: KafkaTransportOptions = {}) {
+    this.options = resolveKafkaOptions(options);
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  get driverName(): string {
+    return typeof this.options.driver === 'string' ? this.options.driver : this.options.driver.name;
+  }
+
+  async connect(): Promise<void> {
+    await this.#connected();
+  }
+
+  async #connected(): Promise<KafkaDriver> {
+    if (this.#driver) return this.#driver;
+    this.#connecting ??= this.#open().catch((error: unknown) => {
+      this.#connecting = undefined;
+      throw error;
+    });
+    return this.#connecting;
+  }
+
+  async #open(): Promise<KafkaDriver> {
+    const o = this.options;
+    let driver: KafkaDriver;
+    if (typeof o.driver === 'object') {
+      driver = o.driver;
+    } else if (o.driver === 'kafkajs') {
+      const { createKafkajsDriver } = await import('./drivers/kafkajs.ts');
+      driver = await createKafkajsDriver({
+        brokers: o.brokers,
+        clientId: o.clientId,
+        ssl: o.tls,
+        sasl: o.sasl ? { mechanism: o.sasl.mechanism.toLowerCase() as 'plain' | 'scram-sha-256' | 'scram-sha-512', username: o.sasl.username, password: o.sasl.password } : undefined,
+        connectionTimeoutMs: o.connectionTimeoutMs,
+        requestTimeoutMs: o.requestTimeoutMs,
+        idempotent: o.idempotent,
+        kafka: o.client as never,
+      });
+    } else {
+      const { createPlatformaticDriver } = await import('./drivers/platformatic.ts');
+      driver = await createPlatformaticDriver({
+        brokers: o.brokers,
+        clientId: o.clientId,
+        tls: o.tls,
+        sasl: o.sasl,
+        connectionTimeoutMs: o.connectionTimeoutMs,
+        requestTimeoutMs: o.requestTimeoutMs,
+        idempotent: o.idempotent,
+      });
+    }
+    try {
+      await withTimeout(driver.connect(), o.connectionTimeoutMs + o.requestTimeoutMs, 'connect');
+    } catch (error) {
+      await driver.close().catch(() => undefined);
+      throw new ConnectionError(`Kafka (${driver.name}): cannot connect to ${o.brokers.join(',')}: ${messageOf(error)}`, {
+        broker: 'kafka',
+        cause: error,
+        hint: `Is Kafka running and reachable (securityProtocol ${o.securityProtocol})? Locally: npm run brokers -- start kafka`,
+      });
+    }
+    this.#driver = driver;
+    return driver;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#subscriptions].map((s) => s.runner.close()));
+    this.#subscriptions.clear();
+    const driver = this.#driver ?? (await this.#connecting?.catch(() => undefined));
+    this.#driver = undefined;
+    this.#connecting = undefined;
+    await driver?.close();
+  }
+
+  async send(message: WireMessage, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
+    const [receipt] = await this.sendBatch([message], options);
+    return receipt ?? {};
+  }
+
+  /** Several messages in one produce request per topic; resolves once the broker acknowledged all. */
+  async sendBatch(messages: WireMessage[], options: { timeoutMs: number; signal?: AbortSignal; partition?: number }): Promise<Array<{ partition: number; offset: string }>> {
+    if (messages.length === 0) return [];
+    options.signal?.throwIfAborted();
+    const topics = [...new Set(messages.map((m) => m.topic))];
+    const deadline = Date.now() + options.timeoutMs;
+    try {
+      const driver = await withTimeout(this.#connected(), options.timeoutMs, 'connect');
+      await this.ensureTopics(topics, Math.max(1, deadline - Date.now()));
+      const produced = await driver.produce(
+        messages.map((m) => toRecord(m, options.partition)),
+        { acks: this.options.acks, timeoutMs: Math.max(1, deadline - Date.now()) },
+      );
+      return produced.map((p) => ({ partition: p.partition, offset: p.offset }));
+    } catch (error) {
+      this.#lastError = messageOf(error);
+      if (error instanceof ContractbusError && !(error instanceof TimeoutError)) throw error;
+      const topic = topics.join(', ');
+      const ErrorType = error instanceof TimeoutError ? TimeoutError : PublishError;
+      throw new ErrorType(`Kafka (${this.driverName}): publish to "${topic}" failed: ${messageOf(error)}`, {
+        broker: 'kafka',
+        topic,
+        cause: error,
+        hint: 'The message was not confirmed by the broker; it is safe to publish again (the producer is idempotent)',
+      });
+    }
+  }
+
+  /** Creates the topics not known yet, with `topicConfig` or the default partitions/replication. */
+  async ensureTopics(topics: string[], timeoutMs = this.options.requestTimeoutMs): Promise<void> {
+    if (!this.options.autoCreateTopics) return;
+    const missing = topics.filter((t) => !this.#knownTopics.has(t));
+    if (missing.length === 0) return;
+    const driver = await this.#connected();
+    await Promise.all(
+      missing.map((topic) => {
+        let pending = this.#creating.get(topic);
+        if (!pending) {
+          const spec: TopicSpec = {
+            topic,
+            partitions: this.options.topicConfig[topic]?.partitions ?? this.options.defaultPartitions,
+            replicationFactor: this.options.topicConfig[topic]?.replicationFactor ?? this.options.defaultReplicationFactor,
+          };
+          pending = driver
+            .createTopics([spec], { timeoutMs })
+            .then(() => {
+              this.#knownTopics.add(topic);
+            })
+            .finally(() => this.#creating.delete(topic));
+          this.#creating.set(topic, pending);
+        }
+        return pending;
+      }),
+    );
+  }
+
+  /** Kafka-specific settings for the next `consume` of `topic` in `group` (used by KafkaClient.consume). */
+  setConsumeOverrides(topic: string, group: string, overrides: KafkaConsumeOverrides): void {
+    this.#overrides.set(`${group}\u0000${topic}`, overrides);
+  }
+
+  async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
+    if (/[*#]/.test(spec.topic) && !/^[A-Za-z0-9._-]+$/.test(spec.topic)) {
+      throw new ConfigurationError(`Kafka: pattern subscriptions are not supported ("${spec.topic}")`, {
+        broker: 'kafka',
+        topic: spec.topic,
+        hint: 'Subscribe to each topic by name (capabilities.patternSubscribe is false)',
+      });
+    }
+    const o = this.options;
+    const privateGroup = spec.group === undefined;
+    const groupId = spec.group ?? `contractbus.private.${spec.topic}.${randomUUID()}`;
+    const overrides = this.#overrides.get(`${groupId}\u0000${spec.topic}`) ?? {};
+    this.#overrides.delete(`${groupId}\u0000${spec.topic}`);
+    const driver = await this.#connected();
+    const deadLetterTopic = deadLetterTopicFor(spec.topic, { dlqSuffix: o.dlqSuffix });
+    await this.ensureTopics(o.enableDlq ? [spec.topic, deadLetterTopic] : [spec.topic]);
+
+    const sessionTimeoutMs = overrides.sessionTimeoutMs ?? o.sessionTimeoutMs;
+    const heartbeatIntervalMs = overrides.heartbeatIntervalMs ?? Math.min(o.heartbeatIntervalMs, Math.floor(sessionTimeoutMs / 3));
+    const runner = new ConsumerRunner({
+      groupId,
+      autoCommit: overrides.enableAutoCommit ?? true,
+      commitIntervalMs: o.commitIntervalMs,
+      heartbeatIntervalMs,
+      maxRedeliveries: overrides.maxRedeliveries ?? o.maxRedeliveries,
+      maxRedeliveryDelayMs: o.maxRedeliveryDelayMs,
+      onDelivery,
+      deadLetter: (message, attempts) => this.#deadLetter(message, attempts, deadLetterTopic),
+      onError: (error, context) => {
+        this.#lastError = `${context}: ${error.message}`;
+        this.#logger.warn({ broker: 'kafka', topic: spec.topic, group: groupId, err: error }, context);
+      },
+    });
+    let consumer: DriverGroupConsumer;
+    try {
+      consumer = await driver.startGroupConsumer({
+        groupId,
+        topics: [spec.topic],
+        fromBeginning: spec.startFrom === 'earliest',
+        sessionTimeoutMs,
+        heartbeatIntervalMs,
+        rebalanceTimeoutMs: o.rebalanceTimeoutMs,
+        maxPollRecords: overrides.maxPollRecords ?? o.maxPollRecords,
+        partitionsConcurrently: Math.max(1, spec.prefetch),
+        onBatch: runner.onBatch,
+        onAssigned: runner.onAssigned,
+        onRevoked: runner.onRevoked,
+        onError: (error, willRestart) => {
+          this.#lastError = `consumer of "${spec.topic}" (group "${groupId}"): ${error.message}`;
+          this.#logger.error({ broker: 'kafka', topic: spec.topic, group: groupId, willRestart, err: error }, 'Kafka consumer failed');
+        },
+      });
+      runner.attach(consumer);
+      // A subscription is live once the group handed out partitions: publishes after this resolves
+      // are seen even with startFrom 'latest'.
+      const joinTimeoutMs = sessionTimeoutMs + o.rebalanceTimeoutMs;
+      await withTimeout(consumer.joined, joinTimeoutMs, `join group "${groupId}"`);
+    } catch (error) {
+      await runner.close().catch(() => undefined);
+      throw new ConnectionError(`Kafka (${driver.name}): cannot consume "${spec.topic}" in group "${groupId}": ${messageOf(error)}`, {
+        broker: 'kafka',
+        topic: spec.topic,
+        cause: error,
+        hint: 'Check the broker is up and the group coordinator is available (first joins can take seconds)',
+      });
+    }
+    const active: ActiveSubscription = { topic: spec.topic, groupId, privateGroup, runner, consumer };
+    this.#subscriptions.add(active);
+    return {
+      pause: () => runner.pause(),
+      resume: () => runner.resume(),
+      close: async () => {
+        this.#subscriptions.delete(active);
+        await runner.close();
+      },
+    };
+  }
+
+  async #deadLetter(message: WireMessage, attempts: number, deadLetterTopic: string): Promise<void> {
+    if (!this.options.enableDlq) return;
+    const now = Date.now();
+    await this.send(
+      {
+        ...message,
+        topic: deadLetterTopic,
+        headers: {
+          ...message.headers,
+          ...deadLetterHeaders({ reason: `redelivered ${attempts} times (maxRedeliveries ${this.options.maxRedeliveries})`, attempts, originalTopic: message.topic, lastFailureAt: now }),
+        },
+      },
+      { timeoutMs: this.options.requestTimeoutMs },
+    );
+  }
+
+  /** Manual commit: `offset` is the next offset to read (last handled + 1). */
+  async commitOffset(topic: string, partition: number, offset: string | number | bigint): Promise<void> {
+    const owner = [...this.#subscriptions].find((s) => s.topic === topic && s.runner.owns(topic, partition));
+    if (!owner) {
+      throw new ConfigurationError(`Kafka: partition ${partition} of "${topic}" is not assigned to a consumer of this client`, {
+        broker: 'kafka',
+        topic,
+        hint: 'Commit from inside the handler, while the partition is assigned to this consumer',
+      });
+    }
+    await withTimeout(owner.runner.commit({ topic, partition, offset: String(offset) }), this.options.requestTimeoutMs, `commit ${topic}[${partition}]@${String(offset)}`);
+  }
+
+  async health(): Promise<HealthStatus> {
+    const issues: string[] = [];
+    const driver = this.#driver;
+    const details: Record<string, unknown> = { driver: this.driverName, brokers: this.options.brokers, securityProtocol: this.options.securityProtocol };
+    if (!driver || !driver.isConnected()) issues.push(`Kafka: not connected to ${this.options.brokers.join(',')}`);
+    if (driver) {
+      const timeoutMs = Math.min(5_000, this.options.requestTimeoutMs);
+      try {
+        await driver.listTopics({ timeoutMs });
+      } catch (error) {
+        issues.push(`Kafka: brokers do not answer: ${messageOf(error)}`);
+      }
+      const groups: unknown[] = [];
+      for (const s of this.#subscriptions) {
+        const assignment = s.consumer.assignment();
+        const group: Record<string, unknown> = { topic: s.topic, groupId: s.groupId, memberId: s.consumer.memberId(), assignment, lastCommitError: s.runner.lastCommitError };
+        if (assignment.length === 0) group['note'] = 'no partitions assigned (more consumers than partitions, or rebalancing)';
+        try {
+          group['lag'] = await this.lag(s.groupId, s.topic, timeoutMs);
+        } catch (error) {
+          group['lagError'] = messageOf(error);
+        }
+        groups.push(group);
+      }
+      details['subscriptions'] = groups;
+    }
+    if (this.#lastError) details['lastError'] = this.#lastError;
+    return { isHealthy: issues.length === 0, issues, details };
+  }
+
+  /** Consumer lag per partition: high watermark minus the group's committed offset. */
+  async lag(groupId: string, topic: string, timeoutMs = this.options.requestTimeoutMs): Promise<PartitionLag[]> {
+    const driver = await this.#connected();
+    const [offsets, committed] = await Promise.all([driver.topicOffsets(topic, { timeoutMs }), driver.committedOffsets(groupId, topic, { timeoutMs })]);
+    return offsets.map((p) => {
+      const c = committed.get(p.partition);
+      const from = c ?? p.low;
+      return { topic, partition: p.partition, committed: c, high: p.high, lag: Math.max(0, Number(BigInt(p.high) - BigInt(from))) };
+    });
+  }
+
+  /** Offsets of a topic per partition (low = first kept, high = next to be written). */
+  async topicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>> {
+    const driver = await this.#connected();
+    return driver.topicOffsets(topic, { timeoutMs: this.options.requestTimeoutMs });
+  }
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(messageOf).join('; ');
+  if (error instanceof Error) {
+    const nested = (error as Error & { errors?: unknown[] }).errors;
+    if (Array.isArray(nested) && nested.length > 0 && error.message.length < 60) return `${error.message} (${nested.map(messageOf).join('; ')})`;
+    return error.message;
+  }
+  return String(error);
+}
