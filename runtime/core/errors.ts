@@ -100,3 +100,14 @@ export function isRetryable(error: unknown): boolean {
 export function formatIssues(issues: ValidationIssue[]): string {
   return issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
 }
+
+/** A payload above the codec's `maxMessageBytes` (on publish, or on consume: then dead-lettered). */
+export class MessageTooLargeError extends MalformedMessageError {
+  override readonly code: string = 'MESSAGE_TOO_LARGE';
+}
+
+/** The broker (or subscription) was used after `disconnect()` / `close()`, or before `connect()`. */
+export class ClosedError extends ConnectionError {
+  override readonly code: string = 'CLOSED';
+  override readonly retryable: boolean = false;
+}

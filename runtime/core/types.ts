@@ -1,3 +1,6 @@
+import type { CircuitBreakerOptions, MessageCircuitBreaker } from '../reliability/circuit-breaker.ts';
+import type { IdempotencyStore } from '../reliability/idempotency.ts';
+
 /**
  * The public shape of contractbus: a broker publishes and subscribes; a handler gets a decoded
  * message and its metadata. Small on purpose (see STYLE.md, Watermill's pubsub.go).
@@ -126,6 +129,25 @@ export interface SubscribeOptions<T = unknown> extends RetryOptions {
   /** A handler still running after this many ms counts as failed. Default: none. */
   handlerTimeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Require the broker to keep per-key order (`capabilities.orderingByKey`). Without it the
+   * runtime still never runs two handlers for one key at once within this subscription.
+   */
+  orderByKey?: boolean;
+  /**
+   * Allow features the binding lacks (`group`, pattern topics, `orderByKey`) to be emulated in
+   * process, with weaker guarantees, instead of failing with a `CapabilityError`.
+   */
+  emulate?: boolean;
+  /**
+   * Guards the handler: after `failureThreshold` consecutive failures the subscription pauses
+   * (no retries burnt, nothing dead-lettered) until `recoveryTimeout`, then lets a trial through.
+   */
+  circuitBreaker?: MessageCircuitBreaker | CircuitBreakerOptions;
+  /** Overrides the client's idempotency store for this subscription; `false` turns it off. */
+  idempotencyStore?: IdempotencyStore | false;
+  /** How long a handled message id is remembered. Default: the client's (24 h). */
+  idempotencyTtlMs?: number;
 }
 
 export interface Subscription {
@@ -150,12 +172,29 @@ export interface TopicMetrics {
   deadLettered: number;
   duplicatesDropped: number;
   expiredDropped: number;
+  /** Failed for good with `enableDlq: false`: acked without a dead-letter copy (lost). */
+  dropped: number;
+}
+
+/** Latency distribution in ms. Percentiles come from fixed log buckets (at most ~10 % high). */
+export interface LatencySummary {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
 }
 
 export interface BrokerMetrics extends TopicMetrics {
   connectionErrors: number;
   inFlight: number;
   byTopic: Record<string, TopicMetrics>;
+  /** Publish round trip (encode to broker confirm). */
+  publishLatencyMs: LatencySummary;
+  /** Successful handler runs (last attempt). */
+  handlerDurationMs: LatencySummary;
 }
 
 export interface MessageBroker extends AsyncDisposable {

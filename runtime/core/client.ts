@@ -1,0 +1,501 @@
+/**
+ * `BrokerClient`: the `MessageBroker` every binding gets by handing it a `Transport`. Publishing
+ * (ids, headers, TTL, priority, encoding, round-trip timeout, circuit breaker, metrics), the
+ * consume pipeline (pipeline.ts), dead-lettering, graceful drain, capability checks and health are
+ * written here once. Bindings `extends BrokerClient` to add their native extras.
+ */
+import { randomUUID } from 'node:crypto';
+import { JsonCodec, type Codec } from './codec.ts';
+import { CapabilityError, ClosedError, ConfigurationError, ConnectionError, TimeoutError } from './errors.ts';
+import { HEADER, RESERVED_HEADER_PREFIX } from './headers.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import { MetricsCollector, fanOutRecorder, type MetricsRecorder } from './metrics.ts';
+import { SubscriptionPipeline, type PipelineHost } from './pipeline.ts';
+import { assertTopic, isPatternTopic } from './topic.ts';
+import { withTimeout } from './timeout.ts';
+import type { ConsumeSpec, Transport, WireMessage } from './transport.ts';
+import type {
+  BrokerCapabilities,
+  BrokerMetrics,
+  DeadLetterInput,
+  Headers,
+  HealthStatus,
+  MessageBroker,
+  MessageHandler,
+  PublishOptions,
+  PublishReceipt,
+  SubscribeOptions,
+  Subscription,
+} from './types.ts';
+import { MessageCircuitBreaker, type CircuitBreakerOptions } from '../reliability/circuit-breaker.ts';
+import { deadLetterHeaders, deadLetterTopicFor, stripDeadLetterHeaders } from '../reliability/dead-letter.ts';
+import type { IdempotencyStore } from '../reliability/idempotency.ts';
+import { retryPolicy } from '../reliability/retry.ts';
+
+export interface BrokerClientOptions {
+  /** Payload codec. Default JSON (`JsonCodec` with `maxMessageBytes`). */
+  codec?: Codec;
+  /** Bound of an encoded payload for the default codec. Default 1 MiB. */
+  maxMessageBytes?: number;
+  /** Round-trip timeout of a publish (broker confirm), and of a health check. Default 10 000 ms. */
+  publishTimeoutMs?: number;
+  /** Fails publishes fast with `CircuitOpenError` while the broker keeps failing. Default: none. */
+  publishCircuitBreaker?: MessageCircuitBreaker | CircuitBreakerOptions;
+  /** Deduplicates deliveries by message id for every subscription (override per subscription). */
+  idempotencyStore?: IdempotencyStore;
+  /** How long a handled message id is remembered. Default 24 h. */
+  idempotencyTtlMs?: number;
+  /** How long `close()` / `disconnect()` wait for in-flight handlers by default. Default 30 000 ms. */
+  drainTimeoutMs?: number;
+  /** pino-compatible. Default silent. */
+  logger?: Logger;
+  /** Extra metric listeners (OpenTelemetry, Prometheus, …); `getMetrics()` works without them. */
+  metricsRecorder?: MetricsRecorder | MetricsRecorder[];
+}
+
+export interface ReplayOptions {
+  /** Where to send the messages. Default: each message's original topic (from its dead-letter headers). */
+  targetTopic?: string;
+  /** Stop after this many messages. Default: all. */
+  limit?: number;
+  /** Consumer group reading the dead-letter topic. Default 'contractbus-dlq-replay' where groups exist. */
+  group?: string;
+  /** Stop once no message arrived for this long. Default 1000 ms. */
+  idleMs?: number;
+}
+
+export interface ReplayResult {
+  replayed: number;
+}
+
+type State = 'new' | 'connecting' | 'connected' | 'disconnecting' | 'disconnected';
+
+const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
+const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const MAX_PRIORITY = 9;
+
+export class BrokerClient implements MessageBroker {
+  readonly name: string;
+  readonly capabilities: BrokerCapabilities;
+  protected readonly transport: Transport;
+  protected readonly logger: Logger;
+  readonly #codec: Codec;
+  readonly #collector = new MetricsCollector();
+  readonly #recorder: MetricsRecorder;
+  readonly #publishTimeoutMs: number;
+  readonly #drainTimeoutMs: number;
+  readonly #breaker: MessageCircuitBreaker | undefined;
+  readonly #idempotencyStore: IdempotencyStore | undefined;
+  readonly #idempotencyTtlMs: number;
+  readonly #subscriptions = new Set<SubscriptionPipeline<never>>();
+  readonly #host: PipelineHost;
+  #state: State = 'new';
+  #connecting: Promise<void> | undefined;
+  #disconnecting: Promise<void> | undefined;
+
+  constructor(transport: Transport, options: BrokerClientOptions = {}) {
+    this.transport = transport;
+    this.name = transport.name;
+    this.capabilities = transport.capabilities;
+    this.logger = options.logger ?? silentLogger;
+    this.#codec = options.codec ?? new JsonCodec(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes });
+    this.#publishTimeoutMs = positive(options.publishTimeoutMs, DEFAULT_PUBLISH_TIMEOUT_MS, 'publishTimeoutMs');
+    this.#drainTimeoutMs = positive(options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 'drainTimeoutMs');
+    this.#idempotencyTtlMs = positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs');
+    this.#idempotencyStore = options.idempotencyStore;
+    this.#breaker = toBreaker(options.publishCircuitBreaker, `${this.name} publish`);
+    const extra = options.metricsRecorder === undefined ? [] : Array.isArray(options.metricsRecorder) ? options.metricsRecorder : [options.metricsRecorder];
+    this.#recorder =
+      extra.length === 0
+        ? this.#collector
+        : fanOutRecorder([this.#collector, ...extra], (error) => this.logger.warn({ err: error }, 'contractbus: a metrics recorder threw'));
+    const client = this;
+    this.#host = {
+      broker: this.name,
+      capabilities: this.capabilities,
+      codec: this.#codec,
+      recorder: this.#recorder,
+      logger: this.logger,
+      drainTimeoutMs: this.#drainTimeoutMs,
+      sendRaw: async (message) => {
+        await client.#send(message, client.#publishTimeoutMs, undefined, false);
+      },
+      detached: (pipeline) => {
+        client.#subscriptions.delete(pipeline as SubscriptionPipeline<never>);
+      },
+    };
+  }
+
+  /** The codec in use (bindings and tools that read raw messages decode with it). */
+  get codec(): Codec {
+    return this.#codec;
+  }
+
+  get connected(): boolean {
+    return this.#state === 'connected';
+  }
+
+  async connect(): Promise<void> {
+    if (this.#state === 'connected') return;
+    if (this.#state === 'disconnecting') await this.#disconnecting;
+    this.#connecting ??= (async () => {
+      this.#state = 'connecting';
+      try {
+        await this.transport.connect();
+        this.#state = 'connected';
+        this.#disconnecting = undefined;
+        this.logger.info({ broker: this.name }, 'contractbus: connected');
+      } catch (error) {
+        this.#state = 'new';
+        this.#recorder.connectionError(error);
+        throw error;
+      } finally {
+        this.#connecting = undefined;
+      }
+    })();
+    return this.#connecting;
+  }
+
+  disconnect(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#state === 'disconnected' || this.#state === 'new') {
+      this.#state = 'disconnected';
+      return this.#disconnecting ?? Promise.resolve();
+    }
+    this.#disconnecting ??= (async () => {
+      if (this.#connecting) await this.#connecting.catch(() => undefined);
+      this.#state = 'disconnecting';
+      const timeoutMs = options.timeoutMs ?? this.#drainTimeoutMs;
+      await Promise.all([...this.#subscriptions].map((subscription) => subscription.close({ timeoutMs })));
+      try {
+        await this.transport.close();
+      } finally {
+        this.#state = 'disconnected';
+        this.logger.info({ broker: this.name }, 'contractbus: disconnected');
+      }
+    })();
+    return this.#disconnecting;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.disconnect();
+  }
+
+  async publish(topic: string, message: unknown, options: PublishOptions = {}): Promise<PublishReceipt> {
+    assertTopic(topic, this.name, 'publish');
+    this.#assertOpen('publish to', topic);
+    options.signal?.throwIfAborted();
+    const wire: WireMessage = {
+      messageId: options.messageId ?? randomUUID(),
+      topic,
+      body: this.#codec.encode(message, { topic, broker: this.name }),
+      headers: options.headers === undefined ? {} : userHeaders(options.headers, this.name, topic),
+      contentType: options.contentType ?? this.#codec.contentType,
+      timestamp: Date.now(),
+    };
+    if (options.correlationId !== undefined) wire.correlationId = options.correlationId;
+    if (options.key !== undefined) wire.key = options.key;
+    if (options.priority !== undefined) wire.priority = checkPriority(options.priority, this.name, topic);
+    if (options.ttl !== undefined) wire.expiresAt = wire.timestamp + checkTtl(options.ttl, this.name, topic) * 1000;
+    const timeoutMs = options.timeoutMs ?? this.#publishTimeoutMs;
+    const result = await this.#send(wire, timeoutMs, options.signal, true);
+    const receipt: PublishReceipt = { messageId: wire.messageId, topic };
+    if (result.partition !== undefined) receipt.partition = result.partition;
+    if (result.offset !== undefined) receipt.offset = result.offset;
+    return receipt;
+  }
+
+  async subscribe<T = unknown>(topic: string, handler: MessageHandler<T>, options: SubscribeOptions<T> = {}): Promise<Subscription> {
+    assertTopic(topic, this.name, 'subscribe');
+    this.#assertOpen('subscribe to', topic);
+    if (typeof handler !== 'function') throw new ConfigurationError(`subscribe to "${topic}" needs a handler function`, { broker: this.name, topic });
+    this.#checkCapabilities(topic, options);
+    const concurrency = options.concurrency ?? 1;
+    if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
+      throw new ConfigurationError(`concurrency for topic "${topic}" must be an integer >= 1, got ${String(concurrency)}`, { broker: this.name, topic });
+    }
+    const prefetch = options.prefetch ?? Math.max(concurrency * 2, 10);
+    if (!(Number.isInteger(prefetch) && prefetch >= 1)) {
+      throw new ConfigurationError(`prefetch for topic "${topic}" must be an integer >= 1, got ${String(prefetch)}`, { broker: this.name, topic });
+    }
+    const store = options.idempotencyStore === false ? undefined : (options.idempotencyStore ?? this.#idempotencyStore);
+    const pipeline = new SubscriptionPipeline<T>(this.#host, {
+      topic,
+      group: options.group,
+      handler,
+      validate: options.validate,
+      autoAck: options.autoAck ?? true,
+      concurrency,
+      policy: retryPolicy(options),
+      deadLetterTopic: options.enableDlq === false ? undefined : deadLetterTopicFor(topic, { deadLetterTopic: options.deadLetterTopic, dlqSuffix: options.dlqSuffix }),
+      handlerTimeoutMs: options.handlerTimeoutMs,
+      breaker: toBreaker(options.circuitBreaker, `${this.name} subscription ${topic}`),
+      idempotency:
+        store === undefined
+          ? undefined
+          : { store, ttlMs: positive(options.idempotencyTtlMs, this.#idempotencyTtlMs, 'idempotencyTtlMs'), prefix: `${topic}\u0000${options.group ?? ''}\u0000` },
+    });
+    const spec: ConsumeSpec = {
+      topic,
+      group: options.group,
+      prefetch,
+      // A private (group-less) subscription is ephemeral: history would surprise; a named group is durable.
+      startFrom: options.startFrom ?? (options.group !== undefined && this.capabilities.durable ? 'earliest' : 'latest'),
+    };
+    const transportSubscription = await this.transport.consume(spec, pipeline.onDelivery);
+    pipeline.attach(transportSubscription);
+    const typed = pipeline as unknown as SubscriptionPipeline<never>;
+    this.#subscriptions.add(typed);
+    if (options.signal) {
+      const signal = options.signal;
+      if (signal.aborted) await pipeline.close();
+      else signal.addEventListener('abort', () => void pipeline.close(), { once: true });
+    }
+    this.logger.debug({ broker: this.name, topic, group: options.group, concurrency, prefetch }, 'contractbus: subscribed');
+    return pipeline;
+  }
+
+  async sendToDlq(input: DeadLetterInput, reason: string): Promise<void> {
+    assertTopic(input.topic, this.name, 'sendToDlq');
+    this.#assertOpen('dead-letter from', input.topic);
+    const now = Date.now();
+    const headers = stripDeadLetterHeaders(input.headers ?? {});
+    delete headers[HEADER.attempt];
+    Object.assign(headers, deadLetterHeaders({ reason, error: input.error, attempts: input.attempts ?? 1, originalTopic: input.topic, firstFailureAt: now, lastFailureAt: now }));
+    const deadLetterTopic = deadLetterTopicFor(input.topic, { deadLetterTopic: input.deadLetterTopic });
+    await this.#send(
+      {
+        messageId: input.messageId ?? randomUUID(),
+        topic: deadLetterTopic,
+        body: this.#codec.encode(input.payload, { topic: deadLetterTopic, broker: this.name }),
+        headers,
+        contentType: this.#codec.contentType,
+        timestamp: now,
+      },
+      this.#publishTimeoutMs,
+      undefined,
+      false,
+    );
+    this.#recorder.deadLettered(input.topic, reason);
+  }
+
+  /**
+   * Moves dead-lettered messages back to their original topic (or `targetTopic`), keeping id, body
+   * and user headers, without the dead-letter headers. Each is acked on the dead-letter topic only
+   * after the republish is confirmed.
+   */
+  async replayDeadLetters(deadLetterTopic: string, options: ReplayOptions = {}): Promise<ReplayResult> {
+    assertTopic(deadLetterTopic, this.name, 'replayDeadLetters');
+    this.#assertOpen('replay from', deadLetterTopic);
+    const limit = options.limit ?? Infinity;
+    const idleMs = options.idleMs ?? 1000;
+    let replayed = 0;
+    let lastActivity = Date.now();
+    let failure: unknown;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const subscription = await this.transport.consume(
+      {
+        topic: deadLetterTopic,
+        group: options.group ?? (this.capabilities.consumerGroups ? 'contractbus-dlq-replay' : undefined),
+        prefetch: 1,
+        startFrom: 'earliest',
+      },
+      async (delivery) => {
+        lastActivity = Date.now();
+        if (replayed >= limit || failure !== undefined) return delivery.nack({ requeue: true });
+        const message = delivery.message;
+        const target = options.targetTopic ?? message.headers[HEADER.dlqOriginalTopic];
+        if (target === undefined) {
+          failure = new ConfigurationError(`Message ${message.messageId} on "${deadLetterTopic}" has no original-topic header`, {
+            broker: this.name,
+            topic: deadLetterTopic,
+            hint: 'Pass targetTopic to replayDeadLetters',
+          });
+          finish();
+          return delivery.nack({ requeue: true });
+        }
+        const headers = stripDeadLetterHeaders(message.headers);
+        delete headers[HEADER.attempt];
+        const copy: WireMessage = { ...message, topic: target, headers };
+        delete copy.expiresAt;
+        try {
+          await this.#send(copy, this.#publishTimeoutMs, undefined, false);
+        } catch (error) {
+          failure = error;
+          finish();
+          return delivery.nack({ requeue: true });
+        }
+        await delivery.ack();
+        replayed++;
+        if (replayed >= limit) finish();
+      },
+    );
+    const idleTimer = setInterval(() => {
+      if (Date.now() - lastActivity >= idleMs) finish();
+    }, Math.max(10, Math.min(idleMs / 4, 250)));
+    try {
+      await finished;
+    } finally {
+      clearInterval(idleTimer);
+      await subscription.close();
+    }
+    if (failure !== undefined) throw failure;
+    this.logger.info({ broker: this.name, deadLetterTopic, replayed }, 'contractbus: dead letters replayed');
+    return { replayed };
+  }
+
+  getMetrics(): BrokerMetrics {
+    return this.#collector.snapshot();
+  }
+
+  async healthCheck(): Promise<HealthStatus> {
+    const issues: string[] = [];
+    const details: Record<string, unknown> = { broker: this.name, state: this.#state };
+    if (this.#state !== 'connected') issues.push(`${this.name}: not connected (state ${this.#state})`);
+    try {
+      const transport = await withTimeout(this.transport.health(), this.#publishTimeoutMs, () => new TimeoutError(`${this.name} health check timed out after ${this.#publishTimeoutMs} ms`, { broker: this.name }));
+      issues.push(...transport.issues);
+      details.transport = transport.details;
+      const fill = transport.details.bufferFill;
+      if (typeof fill === 'number') {
+        details.bufferFill = fill;
+        if (fill >= 0.9) issues.push(`${this.name}: publish buffer ${Math.round(fill * 100)} % full`);
+      }
+    } catch (error) {
+      issues.push(`${this.name}: health check failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const subscriptions: Array<Record<string, unknown>> = [];
+    for (const subscription of this.#subscriptions) {
+      const circuit = subscription.breaker?.state;
+      subscriptions.push({ topic: subscription.topic, group: subscription.group, alive: subscription.alive, inFlight: subscription.inFlight, circuit });
+      if (!subscription.alive && this.#state === 'connected') issues.push(`subscription to "${subscription.topic}" is not running`);
+      if (circuit === 'open') issues.push(`subscription to "${subscription.topic}": circuit open, paused`);
+    }
+    details.subscriptions = subscriptions;
+    if (this.#breaker) {
+      details.publishCircuit = this.#breaker.state;
+      if (this.#breaker.state === 'open') issues.push(`${this.name}: publish circuit open`);
+    }
+    details.inFlight = this.#collector.snapshot().inFlight;
+    return { isHealthy: issues.length === 0, issues, details };
+  }
+
+  /** One broker round trip with timeout, circuit breaker and metrics. */
+  async #send(message: WireMessage, timeoutMs: number, signal: AbortSignal | undefined, guarded: boolean): Promise<{ partition?: number; offset?: string }> {
+    const breaker = guarded ? this.#breaker : undefined;
+    if (breaker && !breaker.canAttempt()) throw breaker.openError();
+    const started = performance.now();
+    try {
+      const sending = this.transport.send(message, signal === undefined ? { timeoutMs } : { timeoutMs, signal });
+      const result = await withTimeout(
+        sending,
+        timeoutMs,
+        () =>
+          new TimeoutError(`Publish to topic "${message.topic}" on ${this.name} not confirmed within ${timeoutMs} ms`, {
+            broker: this.name,
+            topic: message.topic,
+            hint: 'Check the broker is reachable and not overloaded, or raise publishTimeoutMs',
+          }),
+      );
+      breaker?.recordSuccess();
+      this.#recorder.published(message.topic, performance.now() - started);
+      return result;
+    } catch (error) {
+      breaker?.recordFailure(error);
+      this.#recorder.publishFailed(message.topic, error);
+      if (error instanceof ConnectionError || error instanceof TimeoutError) this.#recorder.connectionError(error);
+      throw error;
+    }
+  }
+
+  #assertOpen(operation: string, topic: string): void {
+    if (this.#state === 'connected') return;
+    const never = this.#state === 'new' || this.#state === 'connecting';
+    throw new ClosedError(`Cannot ${operation} topic "${topic}": the ${this.name} broker is ${never ? 'not connected yet' : 'disconnected'}`, {
+      broker: this.name,
+      topic,
+      hint: never ? 'Await broker.connect() first (connect(url) does it for you)' : 'disconnect() is final for this client: create and connect a new one',
+    });
+  }
+
+  #checkCapabilities(topic: string, options: Pick<SubscribeOptions, 'group' | 'orderByKey' | 'emulate'>): void {
+    const caps = this.capabilities;
+    const emulate = options.emulate === true;
+    if (isPatternTopic(topic) && !caps.patternSubscribe) {
+      throw new CapabilityError(`The ${this.name} binding cannot subscribe to the pattern "${topic}"`, {
+        broker: this.name,
+        topic,
+        hint: 'Subscribe to each concrete topic, or use a binding with patternSubscribe (memory, Redis, RabbitMQ)',
+      });
+    }
+    if (options.group !== undefined && !caps.consumerGroups) {
+      if (!emulate) {
+        throw new CapabilityError(`The ${this.name} binding has no consumer groups (group "${options.group}" on "${topic}")`, {
+          broker: this.name,
+          topic,
+          hint: 'Use a durable binding (e.g. Redis Streams), drop `group`, or pass emulate: true (every subscriber then gets every message)',
+        });
+      }
+      this.logger.warn({ broker: this.name, topic, group: options.group }, 'contractbus: consumer group emulated: members do not compete, each gets every message');
+    }
+    if (options.orderByKey === true && !caps.orderingByKey) {
+      if (!emulate) {
+        throw new CapabilityError(`The ${this.name} binding does not keep order per key (topic "${topic}")`, {
+          broker: this.name,
+          topic,
+          hint: 'Use Kafka, Redis Streams or memory, or pass emulate: true (order kept only among messages this subscriber holds at once)',
+        });
+      }
+      this.logger.warn({ broker: this.name, topic }, 'contractbus: ordering by key emulated in process only');
+    }
+  }
+}
+
+/** `replayDeadLetters(broker, 'orders.dlq')`: see `BrokerClient.replayDeadLetters`. */
+export function replayDeadLetters(broker: MessageBroker, deadLetterTopic: string, options: ReplayOptions = {}): Promise<ReplayResult> {
+  if (!(broker instanceof BrokerClient)) {
+    throw new ConfigurationError(`replayDeadLetters needs a contractbus BrokerClient, got ${broker.name}`, { broker: broker.name, topic: deadLetterTopic });
+  }
+  return broker.replayDeadLetters(deadLetterTopic, options);
+}
+
+function userHeaders(headers: Headers, broker: string, topic: string): Headers {
+  const copy: Headers = {};
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value = headers[name];
+    if (name.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
+      throw new ConfigurationError(`Header "${name}" on topic "${topic}" uses the reserved prefix ${RESERVED_HEADER_PREFIX}`, { broker, topic, hint: 'Rename the header' });
+    }
+    if (typeof value !== 'string') {
+      throw new ConfigurationError(`Header "${name}" on topic "${topic}" must be a string, got ${typeof value}`, { broker, topic, hint: 'Convert header values with String()' });
+    }
+    copy[name] = value;
+  }
+  return copy;
+}
+
+function checkPriority(priority: number, broker: string, topic: string): number {
+  if (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
+    throw new ConfigurationError(`priority on topic "${topic}" must be an integer 0–${MAX_PRIORITY}, got ${String(priority)}`, { broker, topic });
+  }
+  return priority;
+}
+
+function checkTtl(ttl: number, broker: string, topic: string): number {
+  if (!Number.isFinite(ttl) || ttl <= 0) throw new ConfigurationError(`ttl on topic "${topic}" must be a positive number of seconds, got ${String(ttl)}`, { broker, topic });
+  return ttl;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(value > 0)) throw new ConfigurationError(`${name} must be a positive number of ms, got ${String(value)}`);
+  return value;
+}
+
+function toBreaker(option: MessageCircuitBreaker | CircuitBreakerOptions | undefined, name: string): MessageCircuitBreaker | undefined {
+  if (option === undefined) return undefined;
+  if (option instanceof MessageCircuitBreaker) return option;
+  return new MessageCircuitBreaker({ name, ...option });
+}

@@ -1,0 +1,470 @@
+/**
+ * The consume pipeline of one subscription, written once for every binding:
+ * expiry → decode → validate → idempotency → keyed concurrency → circuit breaker → handler
+ * (with timeout) → ack, or retry (delayed redelivery by the broker, else in process) → dead-letter.
+ * Whatever a message does, the consumer keeps going: every path ends in ack or nack.
+ */
+import type { Codec } from './codec.ts';
+import { TimeoutError, ValidationError, isRetryable } from './errors.ts';
+import { HEADER } from './headers.ts';
+import type { Logger } from './logger.ts';
+import type { MetricsRecorder } from './metrics.ts';
+import type { Delivery, TransportSubscription, WireMessage } from './transport.ts';
+import type { BrokerCapabilities, Headers, MessageHandler, MessageMetadata, NackOptions, PayloadValidator, Subscription } from './types.ts';
+import type { MessageCircuitBreaker } from '../reliability/circuit-breaker.ts';
+import { KeyedConcurrencyLimiter } from '../reliability/concurrency.ts';
+import { deadLetterHeaders, stripDeadLetterHeaders } from '../reliability/dead-letter.ts';
+import type { IdempotencyStore } from '../reliability/idempotency.ts';
+import type { RetryPolicy } from '../reliability/retry.ts';
+import { sleep } from '../reliability/retry.ts';
+import { withTimeout } from './timeout.ts';
+
+/** What a pipeline needs from its broker client. */
+export interface PipelineHost {
+  readonly broker: string;
+  readonly capabilities: BrokerCapabilities;
+  readonly codec: Codec;
+  readonly recorder: MetricsRecorder;
+  readonly logger: Logger;
+  readonly drainTimeoutMs: number;
+  /** Sends an already-encoded message (the dead-letter copy) with the client's round-trip timeout. */
+  sendRaw(message: WireMessage): Promise<void>;
+  detached(pipeline: Subscription): void;
+}
+
+export interface PipelineConfig<T> {
+  topic: string;
+  group: string | undefined;
+  handler: MessageHandler<T>;
+  validate: PayloadValidator<T> | undefined;
+  autoAck: boolean;
+  concurrency: number;
+  policy: RetryPolicy;
+  /** undefined: dead-lettering disabled (failed messages are acked and counted as dropped). */
+  deadLetterTopic: string | undefined;
+  handlerTimeoutMs: number | undefined;
+  breaker: MessageCircuitBreaker | undefined;
+  idempotency: { store: IdempotencyStore; ttlMs: number; prefix: string } | undefined;
+}
+
+/** Delay before a message whose dead-letter publish failed comes back (the DLQ is likely down). */
+const DLQ_FAILURE_REQUEUE_DELAY_MS = 1000;
+/** Bound of remembered first-failure times for messages waiting on a delayed redelivery. */
+const MAX_TRACKED_FAILURES = 10_000;
+
+export class SubscriptionPipeline<T> implements Subscription {
+  readonly topic: string;
+  readonly group: string | undefined;
+  readonly #host: PipelineHost;
+  readonly #config: PipelineConfig<T>;
+  readonly #limiter: KeyedConcurrencyLimiter;
+  /** Wakes retry sleeps and circuit waits on close; they requeue their message. */
+  readonly #stopping = new AbortController();
+  readonly #firstFailures = new Map<string, number>();
+  #transport: TransportSubscription | undefined;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+  #breakerGate: Promise<void> | undefined;
+  #releaseBreakerGate: (() => void) | undefined;
+  #breakerTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #onBreakerChange: ((from: string, to: string) => void) | undefined;
+
+  constructor(host: PipelineHost, config: PipelineConfig<T>) {
+    this.#host = host;
+    this.#config = config;
+    this.topic = config.topic;
+    this.group = config.group;
+    this.#limiter = new KeyedConcurrencyLimiter(config.concurrency);
+    if (config.breaker) {
+      this.#onBreakerChange = (_from, to) => this.#breakerChanged(to);
+      config.breaker.on('stateChange', this.#onBreakerChange);
+    }
+  }
+
+  /** Handed to `Transport.consume`: one bound function per subscription, not per message. */
+  readonly onDelivery = (delivery: Delivery): Promise<void> => {
+    if (this.#closing !== undefined) return this.#requeue(delivery);
+    const message = delivery.message;
+    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
+      this.#host.recorder.expiredDropped(message.topic);
+      return this.#settle(delivery.ack(), message, 'ack of an expired message');
+    }
+    return this.#limiter.run(message.key, () => this.#process(delivery)).catch((error: unknown) => {
+      // #process handles every error itself; reaching here is a bug, but must not kill the consumer.
+      this.#host.logger.error({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: unexpected pipeline error');
+    });
+  };
+
+  /** Called once by the client after `Transport.consume` resolved. */
+  attach(subscription: TransportSubscription): void {
+    this.#transport = subscription;
+    if (this.#config.breaker?.state === 'open') this.#breakerChanged('open');
+  }
+
+  get alive(): boolean {
+    return this.#transport !== undefined && !this.#closed && this.#closing === undefined;
+  }
+
+  get inFlight(): number {
+    return this.#limiter.inFlight;
+  }
+
+  get breaker(): MessageCircuitBreaker | undefined {
+    return this.#config.breaker;
+  }
+
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#closing ??= this.#drainAndDetach(options.timeoutMs ?? this.#host.drainTimeoutMs);
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #drainAndDetach(timeoutMs: number): Promise<void> {
+    const { logger } = this.#host;
+    this.#stopping.abort();
+    this.#openBreakerGate();
+    if (this.#breakerTimer) clearTimeout(this.#breakerTimer);
+    if (this.#config.breaker && this.#onBreakerChange) this.#config.breaker.off('stateChange', this.#onBreakerChange);
+    try {
+      await this.#transport?.pause();
+    } catch (error) {
+      logger.warn({ err: error, topic: this.topic }, 'contractbus: pausing the subscription before drain failed');
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = await Promise.race([
+      this.#limiter.idle().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) {
+      // Unfinished deliveries stay unacked: the broker redelivers them (at-least-once), nothing is lost.
+      logger.warn({ topic: this.topic, group: this.group, inFlight: this.#limiter.inFlight, timeoutMs }, 'contractbus: drain timed out; unfinished messages were not acked');
+    }
+    try {
+      await this.#transport?.close();
+    } catch (error) {
+      logger.warn({ err: error, topic: this.topic }, 'contractbus: closing the transport subscription failed');
+    } finally {
+      this.#closed = true;
+      this.#host.detached(this);
+    }
+  }
+
+  async #process(delivery: Delivery): Promise<void> {
+    if (this.#closing !== undefined) return this.#requeue(delivery);
+    const host = this.#host;
+    const config = this.#config;
+    const message = delivery.message;
+    const context = new DeliveryContext(this, delivery, startAttempt(delivery));
+    host.recorder.inFlight(1);
+    try {
+      let payload: unknown;
+      try {
+        payload = host.codec.decode(message.body, { topic: message.topic, broker: host.broker });
+      } catch (error) {
+        host.recorder.processingError(message.topic, error);
+        return await this.deadLetter(context, error, 'malformed message');
+      }
+      if (config.validate) {
+        try {
+          payload = config.validate(payload);
+        } catch (error) {
+          host.recorder.processingError(message.topic, error);
+          return await this.deadLetter(context, asValidationError(error, message.topic, host.broker), 'validation failed');
+        }
+      }
+      const claim = config.idempotency ? config.idempotency.prefix + message.messageId : undefined;
+      if (claim !== undefined && config.idempotency) {
+        let first = true;
+        try {
+          first = await config.idempotency.store.tryClaim(claim, config.idempotency.ttlMs);
+        } catch (error) {
+          // A broken store must not stop the flow: handle it (at-least-once still holds).
+          host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: idempotency store failed; handling without deduplication');
+        }
+        if (!first) {
+          host.recorder.duplicateDropped(message.topic);
+          return await this.#settle(context.ack(), message, 'ack of a duplicate');
+        }
+      }
+      await this.#attempts(context, payload as T, claim);
+    } finally {
+      host.recorder.inFlight(-1);
+    }
+  }
+
+  async #attempts(context: DeliveryContext, payload: T, claim: string | undefined): Promise<void> {
+    const host = this.#host;
+    const config = this.#config;
+    const message = context.message;
+    for (;;) {
+      if (config.breaker && !(await this.#passBreaker(config.breaker))) {
+        await this.#release(claim);
+        return this.#requeue(context.delivery);
+      }
+      const started = performance.now();
+      try {
+        if (config.handlerTimeoutMs === undefined) {
+          await config.handler(payload, context);
+        } else {
+          const timeoutMs = config.handlerTimeoutMs;
+          await withTimeout(
+            Promise.resolve().then(() => config.handler(payload, context)),
+            timeoutMs,
+            () => new TimeoutError(`Handler for topic "${message.topic}" still running after ${timeoutMs} ms`, { broker: host.broker, topic: message.topic, hint: 'Raise handlerTimeoutMs or make the handler faster' }),
+          );
+        }
+      } catch (error) {
+        config.breaker?.recordFailure(error);
+        host.recorder.processingError(message.topic, error);
+        const now = Date.now();
+        context.lastFailureAt = now;
+        context.firstFailureAt ??= this.#firstFailures.get(message.messageId) ?? now;
+        if (context.settled) {
+          // Manual mode: the handler already acked or nacked, then threw. Its decision stands.
+          host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: handler threw after settling the message');
+          await this.#release(claim);
+          return;
+        }
+        if (config.policy.shouldRetry(error, context.attempt)) {
+          const delayMs = config.policy.delayFor(context.attempt);
+          host.recorder.retried(message.topic, context.attempt);
+          host.logger.debug({ err: error, topic: message.topic, messageId: message.messageId, attempt: context.attempt, delayMs }, 'contractbus: handler failed, retrying');
+          if (host.capabilities.delayedRedelivery) {
+            this.#rememberFailure(message.messageId, context.firstFailureAt);
+            await this.#release(claim);
+            return this.#settle(context.delivery.nack({ requeue: true, delayMs }), message, 'nack for delayed redelivery');
+          }
+          try {
+            await sleep(delayMs, this.#stopping.signal);
+          } catch {
+            await this.#release(claim);
+            return this.#requeue(context.delivery);
+          }
+          context.attempt++;
+          continue;
+        }
+        // Released so a replay from the dead-letter topic (same message id) is handled again.
+        await this.#release(claim);
+        return this.deadLetter(context, error, isRetryable(error) ? 'max retries exceeded' : 'non-retryable error');
+      }
+      config.breaker?.recordSuccess();
+      host.recorder.consumed(message.topic, performance.now() - started);
+      if (this.#firstFailures.size > 0) this.#firstFailures.delete(message.messageId);
+      if (claim !== undefined && config.idempotency) {
+        try {
+          await config.idempotency.store.complete(claim, config.idempotency.ttlMs);
+        } catch (error) {
+          host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: idempotency store failed to record a handled message');
+        }
+      }
+      if (config.autoAck) await this.#settle(context.ack(), message, 'ack');
+      return;
+    }
+  }
+
+  /**
+   * Publishes the dead-letter copy (same id and body, reason headers) and acks the original only
+   * once that publish is confirmed; if it fails the original is requeued, so nothing is lost.
+   */
+  deadLetter(context: DeliveryContext, error: unknown, reason: string): Promise<void> {
+    return context.settleWith(() => this.deadLetterNow(context, error, reason));
+  }
+
+  /** Only through `DeliveryContext.settleWith`, which guarantees a single settlement. */
+  async deadLetterNow(context: DeliveryContext, error: unknown, reason: string): Promise<void> {
+    const host = this.#host;
+    const message = context.message;
+    this.#firstFailures.delete(message.messageId);
+    const deadLetterTopic = this.#config.deadLetterTopic;
+    if (deadLetterTopic === undefined) {
+      host.recorder.dropped(message.topic, reason);
+      host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId, reason }, 'contractbus: message failed and enableDlq is false: acked and dropped');
+      return this.#settle(context.delivery.ack(), message, 'ack of a dropped message');
+    }
+    const now = Date.now();
+    const headers: Headers = stripDeadLetterHeaders(message.headers);
+    delete headers[HEADER.attempt];
+    Object.assign(
+      headers,
+      deadLetterHeaders({ reason, error, attempts: context.attempt, originalTopic: message.topic, firstFailureAt: context.firstFailureAt ?? now, lastFailureAt: context.lastFailureAt ?? now }),
+    );
+    const copy: WireMessage = { ...message, topic: deadLetterTopic, headers };
+    delete copy.expiresAt;
+    try {
+      await host.sendRaw(copy);
+    } catch (sendError) {
+      host.logger.error({ err: sendError, topic: message.topic, deadLetterTopic, messageId: message.messageId }, 'contractbus: dead-letter publish failed; message requeued');
+      return this.#settle(context.delivery.nack({ requeue: true, delayMs: DLQ_FAILURE_REQUEUE_DELAY_MS }), message, 'nack after a failed dead-letter publish');
+    }
+    host.recorder.deadLettered(message.topic, reason);
+    host.logger.debug({ topic: message.topic, deadLetterTopic, messageId: message.messageId, reason }, 'contractbus: message dead-lettered');
+    return this.#settle(context.delivery.ack(), message, 'ack after dead-lettering');
+  }
+
+  /** Admits one attempt through the breaker, waiting (paused) while it is open. false: closing. */
+  async #passBreaker(breaker: MessageCircuitBreaker): Promise<boolean> {
+    for (;;) {
+      if (this.#closing !== undefined) return false;
+      if (breaker.canAttempt()) return true;
+      this.#breakerGate ??= new Promise<void>((resolve) => {
+        this.#releaseBreakerGate = resolve;
+        const retryAt = breaker.retryAt;
+        // Half-open with its trial slots taken: check again soon; open: wake at the retry time.
+        const wait = retryAt === undefined ? 25 : Math.max(1, retryAt.getTime() - Date.now());
+        const timer = setTimeout(() => this.#openBreakerGate(), wait);
+        timer.unref?.();
+      });
+      await this.#breakerGate;
+    }
+  }
+
+  #openBreakerGate(): void {
+    const release = this.#releaseBreakerGate;
+    this.#breakerGate = undefined;
+    this.#releaseBreakerGate = undefined;
+    release?.();
+  }
+
+  #breakerChanged(to: string): void {
+    if (this.#closing !== undefined || this.#transport === undefined) return;
+    const transport = this.#transport;
+    const { logger } = this.#host;
+    if (this.#breakerTimer) clearTimeout(this.#breakerTimer);
+    this.#breakerTimer = undefined;
+    if (to === 'open') {
+      logger.warn({ topic: this.topic, group: this.group }, 'contractbus: circuit open, subscription paused');
+      void Promise.resolve(transport.pause()).catch((error: unknown) => logger.warn({ err: error, topic: this.topic }, 'contractbus: pause failed'));
+      const retryAt = this.#config.breaker?.retryAt;
+      const wait = retryAt === undefined ? 0 : Math.max(1, retryAt.getTime() - Date.now());
+      // The breaker turns half-open lazily (when read): read it at the retry time.
+      this.#breakerTimer = setTimeout(() => {
+        this.#breakerTimer = undefined;
+        if (this.#config.breaker?.state !== 'open') this.#breakerChanged('half-open');
+      }, wait);
+      return;
+    }
+    logger.info({ topic: this.topic, group: this.group, state: to }, 'contractbus: circuit no longer open, subscription resumed');
+    this.#openBreakerGate();
+    void Promise.resolve(transport.resume()).catch((error: unknown) => logger.warn({ err: error, topic: this.topic }, 'contractbus: resume failed'));
+  }
+
+  #rememberFailure(messageId: string, at: number): void {
+    if (this.#firstFailures.has(messageId)) return;
+    if (this.#firstFailures.size >= MAX_TRACKED_FAILURES) {
+      const oldest = this.#firstFailures.keys().next();
+      if (!oldest.done) this.#firstFailures.delete(oldest.value);
+    }
+    this.#firstFailures.set(messageId, at);
+  }
+
+  async #release(claim: string | undefined): Promise<void> {
+    if (claim === undefined || !this.#config.idempotency) return;
+    try {
+      await this.#config.idempotency.store.release(claim);
+    } catch (error) {
+      this.#host.logger.warn({ err: error, topic: this.topic, claim }, 'contractbus: idempotency store failed to release a claim');
+    }
+  }
+
+  #requeue(delivery: Delivery): Promise<void> {
+    return this.#settle(delivery.nack({ requeue: true }), delivery.message, 'requeue');
+  }
+
+  /** Settlement failures (connection lost) mean the broker redelivers: log, never throw. */
+  async #settle(settlement: Promise<void>, message: WireMessage, what: string): Promise<void> {
+    try {
+      await settlement;
+    } catch (error) {
+      this.#host.recorder.connectionError(error);
+      this.#host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, `contractbus: ${what} failed; the broker will redeliver`);
+    }
+  }
+}
+
+interface DeadLetterer {
+  deadLetterNow(context: DeliveryContext, error: unknown, reason: string): Promise<void>;
+}
+
+/** The metadata a handler sees; also the once-only ack/nack guard of one delivery. */
+export class DeliveryContext implements MessageMetadata {
+  readonly delivery: Delivery;
+  readonly message: WireMessage;
+  attempt: number;
+  firstFailureAt: number | undefined;
+  lastFailureAt: number | undefined;
+  readonly #pipeline: DeadLetterer;
+  #settlement: Promise<void> | undefined;
+  #timestamp: Date | undefined;
+
+  constructor(pipeline: DeadLetterer, delivery: Delivery, attempt: number) {
+    this.#pipeline = pipeline;
+    this.delivery = delivery;
+    this.message = delivery.message;
+    this.attempt = attempt;
+  }
+
+  get messageId(): string {
+    return this.message.messageId;
+  }
+  get correlationId(): string | undefined {
+    return this.message.correlationId;
+  }
+  get headers(): Readonly<Headers> {
+    return this.message.headers;
+  }
+  get topic(): string {
+    return this.message.topic;
+  }
+  get key(): string | undefined {
+    return this.message.key;
+  }
+  get timestamp(): Date {
+    this.#timestamp ??= new Date(this.message.timestamp);
+    return this.#timestamp;
+  }
+  get redelivered(): boolean {
+    return this.attempt > 1 || this.delivery.deliveryCount > 1;
+  }
+  get settled(): boolean {
+    return this.#settlement !== undefined;
+  }
+
+  /** The once-only guard: the first settlement runs, later calls get the same promise. */
+  settleWith(run: () => Promise<void>): Promise<void> {
+    this.#settlement ??= run();
+    return this.#settlement;
+  }
+
+  ack(): Promise<void> {
+    return this.settleWith(() => this.delivery.ack());
+  }
+
+  /** requeue (default true): deliver again, after `delayMs` where the broker supports it. false: dead-letter. */
+  nack(options: NackOptions = {}): Promise<void> {
+    if (options.requeue === false) {
+      const reason = options.reason ?? 'rejected by handler';
+      return this.settleWith(() => this.#pipeline.deadLetterNow(this, new Error(reason), reason));
+    }
+    const delayMs = options.delayMs;
+    return this.settleWith(() => (delayMs === undefined ? this.delivery.nack({ requeue: true }) : this.delivery.nack({ requeue: true, delayMs })));
+  }
+}
+
+function startAttempt(delivery: Delivery): number {
+  const header = delivery.message.headers[HEADER.attempt];
+  const carried = header === undefined ? 0 : Number.parseInt(header, 10);
+  const count = delivery.deliveryCount >= 1 ? delivery.deliveryCount : 1;
+  return Number.isFinite(carried) && carried > count ? carried : count;
+}
+
+function asValidationError(error: unknown, topic: string, broker: string): ValidationError {
+  if (error instanceof ValidationError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new ValidationError(`Incoming message on topic "${topic}" failed validation`, [{ path: [], message }], { direction: 'incoming', topic, broker, cause: error });
+}
