@@ -1,0 +1,164 @@
+/**
+ * RabbitMQ benchmark: raw amqplib (confirm channel, persistent messages, manual acks, noDelay)
+ * against contractbus (same guarantees plus mandatory routing and zod validation on consume), in
+ * one run. Each case publishes MESSAGES small JSON messages with WINDOW unconfirmed publishes in
+ * flight and one consumer on a durable queue; throughput is end to end (first publish → last
+ * handled); latency is publish call → handler per message.
+ * Run: node --conditions=development bench/rabbitmq.ts
+ */
+import { connect, type ConfirmChannel } from 'amqplib';
+import { z } from 'zod';
+import type { BenchResult } from './lib.ts';
+import { heapUsedMb, nowMs, summarise, uniqueName } from './lib.ts';
+import { RabbitMQTransport } from '../runtime/bindings/rabbitmq/transport.ts';
+import * as rabbit from '../runtime/bindings/rabbitmq/index.ts';
+import type { MessageBroker } from '../runtime/core/types.ts';
+
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const WINDOW = 100;
+const PREFETCH = 200;
+
+const Order = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  status: z.enum(['created', 'paid', 'shipped']),
+  total: z.number().nonnegative(),
+  currency: z.string().length(3),
+  items: z.number().int(),
+  sentAt: z.number(),
+});
+type OrderT = z.infer<typeof Order>;
+
+function order(i: number): OrderT {
+  return { orderId: `o-${i}`, customerId: `c-${i % 97}`, status: 'paid', total: 12.5 + i, currency: 'EUR', items: 3, sentAt: nowMs() };
+}
+
+interface Measured {
+  msgPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  heapMb: number;
+}
+
+async function drive(publish: (i: number) => Promise<unknown>, received: () => number, latencies: number[]): Promise<Measured> {
+  const heapBefore = heapUsedMb();
+  const started = nowMs();
+  let next = 0;
+  const lanes = Array.from({ length: WINDOW }, async () => {
+    while (next < MESSAGES) {
+      const i = next++;
+      await publish(i);
+    }
+  });
+  await Promise.all(lanes);
+  const deadline = Date.now() + 60_000;
+  while (received() < MESSAGES) {
+    if (Date.now() > deadline) throw new Error(`only ${received()} of ${MESSAGES} messages arrived within 60 s`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const elapsed = nowMs() - started;
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
+}
+
+async function raw(): Promise<Measured> {
+  const connection = await connect(AMQP_URL, { noDelay: true });
+  const pub: ConfirmChannel = await connection.createConfirmChannel();
+  const sub = await connection.createChannel();
+  const exchange = 'contractbus';
+  const topic = uniqueName('bench.raw');
+  const queue = `bench.${topic}`;
+  await pub.assertExchange(exchange, 'topic', { durable: true });
+  await pub.assertQueue(queue, { durable: true });
+  await pub.bindQueue(queue, exchange, topic);
+  await sub.prefetch(PREFETCH);
+  const latencies: number[] = [];
+  await sub.consume(queue, (msg) => {
+    if (!msg) return;
+    const message = JSON.parse(msg.content.toString('utf8')) as OrderT;
+    latencies.push(nowMs() - message.sentAt);
+    sub.ack(msg);
+  });
+  const publish = (i: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      pub.publish(exchange, topic, Buffer.from(JSON.stringify(order(i))), { persistent: true, contentType: 'application/json' }, (error: unknown) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
+    });
+  const result = await drive(publish, () => latencies.length, latencies);
+  await pub.deleteQueue(queue);
+  await connection.close();
+  return result;
+}
+
+/** The binding seam alone: what the transport costs before the shared pipeline. */
+async function transportOnly(): Promise<Measured> {
+  const transport = new RabbitMQTransport({ url: AMQP_URL });
+  await transport.connect();
+  const topic = uniqueName('bench.transport');
+  const latencies: number[] = [];
+  const sub = await transport.consume({ topic, group: 'bench', prefetch: PREFETCH, startFrom: 'earliest' }, async (d) => {
+    const message = JSON.parse(Buffer.from(d.message.body).toString('utf8')) as OrderT;
+    latencies.push(nowMs() - message.sentAt);
+    await d.ack();
+  });
+  let id = 0;
+  const result = await drive(
+    (i) => transport.send({ messageId: String(++id), topic, body: Buffer.from(JSON.stringify(order(i))), headers: {}, contentType: 'application/json', timestamp: Date.now() }, { timeoutMs: 10_000 }),
+    () => latencies.length,
+    latencies,
+  );
+  await sub.close();
+  await transport.deleteQueue(`bench.${topic}`);
+  await transport.close();
+  return result;
+}
+
+async function contractbus(broker: MessageBroker): Promise<Measured> {
+  await broker.connect();
+  const topic = uniqueName('bench.contractbus');
+  const latencies: number[] = [];
+  const validate = (payload: unknown): OrderT => Order.parse(payload);
+  const subscription = await broker.subscribe<OrderT>(
+    topic,
+    (message) => {
+      latencies.push(nowMs() - message.sentAt);
+    },
+    { validate, group: 'bench', concurrency: WINDOW, prefetch: PREFETCH },
+  );
+  const result = await drive((i) => broker.publish(topic, order(i)), () => latencies.length, latencies);
+  await subscription.close();
+  await broker.disconnect();
+  const admin = new RabbitMQTransport({ url: AMQP_URL });
+  await admin.connect();
+  await admin.deleteQueue(`bench.${topic}`).catch(() => undefined);
+  await admin.close();
+  return result;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [];
+  const add = (name: string, baseline: boolean, m: Measured, note?: string): void => {
+    rows.push({ suite: 'rabbitmq', case: name, baseline, messages: MESSAGES, msgPerSec: Math.round(m.msgPerSec), p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, ...(note ? { note } : {}) });
+  };
+  await raw(); // warm-up: JIT, broker queues, connections
+  add('raw amqplib (confirm, persistent)', true, await raw());
+  add('contractbus transport only', false, await transportOnly(), 'binding seam, no pipeline');
+  const Client = (rabbit as Record<string, unknown>).RabbitMQClient as (new (options: { url: string }) => MessageBroker) | undefined;
+  if (Client) add('contractbus (validated)', false, await contractbus(new Client({ url: AMQP_URL })));
+  return rows;
+}
+
+if (import.meta.main) {
+  const rows = await run();
+  const base = rows.find((r) => r.baseline);
+  console.table(
+    rows.map((r) => ({
+      case: r.case,
+      'msg/s': r.msgPerSec,
+      'vs raw': r.baseline ? '' : `${((r.msgPerSec ?? 0) / (base?.msgPerSec ?? 1)).toFixed(2)}×`,
+      'p50 ms': r.p50Ms?.toFixed(3),
+      'p99 ms': r.p99Ms?.toFixed(3),
+      'p99 +ms': r.baseline ? '' : ((r.p99Ms ?? 0) - (base?.p99Ms ?? 0)).toFixed(3),
+      'heap MB': r.heapMb?.toFixed(1),
+    })),
+  );
+}
