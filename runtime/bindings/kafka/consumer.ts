@@ -142,6 +142,14 @@ export class ConsumerRunner {
       const outcome = await this.#deliverOnce(message, deliveryCount, state, context);
       if (outcome.kind === 'done') return true;
       if (outcome.kind === 'stale') return false;
+      if (this.#paused) {
+        // Requeued because the subscription is pausing or draining (circuit open, close): not a
+        // failure of the record. Hold it until resumed; on close it stays uncommitted.
+        await this.#waitForResume(state);
+        if (this.#isStale(state, context)) return false;
+        deliveryCount--;
+        continue;
+      }
       if (deliveryCount > this.#options.maxRedeliveries) {
         return this.#deadLetterUntilDone(message, deliveryCount, state, context);
       }

@@ -300,6 +300,13 @@ export class KafkaTransport implements Transport {
     );
   }
 
+  /** Partitions currently assigned to this client's subscriptions. */
+  assignedPartitions(): number {
+    let count = 0;
+    for (const s of this.#subscriptions) count += s.runner.assignment().length;
+    return count;
+  }
+
   /** Manual commit: `offset` is the next offset to read (last handled + 1). */
   async commitOffset(topic: string, partition: number, offset: string | number | bigint): Promise<void> {
     const owner = [...this.#subscriptions].find((s) => s.topic === topic && s.runner.owns(topic, partition));

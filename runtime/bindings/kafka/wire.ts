@@ -34,6 +34,22 @@ export function toRecord(message: WireMessage, partition?: number): OutgoingReco
   return { topic: message.topic, key: message.key, value: message.body, headers, partition, timestamp: message.timestamp };
 }
 
+export interface RecordPosition {
+  topic: string;
+  partition: number;
+  /** Offset of the record itself. */
+  offset: string;
+  /** What to pass to `commitOffset` once this record is handled (offset + 1). */
+  nextOffset: string;
+}
+
+/** Keyed by the decoded message object: no header pollution, gone with the message. */
+const positions = new WeakMap<WireMessage, RecordPosition>();
+
+export function recordPositionOf(message: WireMessage | undefined): RecordPosition | undefined {
+  return message === undefined ? undefined : positions.get(message);
+}
+
 /** Records from other producers lack our headers: their id is derived from the record's position. */
 export function fromRecord(record: IncomingRecord): WireMessage {
   const h = record.headers;
@@ -55,5 +71,6 @@ export function fromRecord(record: IncomingRecord): WireMessage {
   if (h[KAFKA_HEADER.expiresAt] !== undefined && Number.isFinite(expiresAt)) message.expiresAt = expiresAt;
   const priority = Number(h[KAFKA_HEADER.priority]);
   if (h[KAFKA_HEADER.priority] !== undefined && Number.isFinite(priority)) message.priority = priority;
+  positions.set(message, { topic: record.topic, partition: record.partition, offset: record.offset, nextOffset: (BigInt(record.offset) + 1n).toString() });
   return message;
 }
