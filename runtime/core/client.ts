@@ -31,6 +31,7 @@ import { MessageCircuitBreaker, type CircuitBreakerOptions } from '../reliabilit
 import { deadLetterHeaders, deadLetterTopicFor, stripDeadLetterHeaders } from '../reliability/dead-letter.ts';
 import type { IdempotencyStore } from '../reliability/idempotency.ts';
 import { retryPolicy } from '../reliability/retry.ts';
+import { expiresAtFromTtl } from '../reliability/ttl.ts';
 
 export interface BrokerClientOptions {
   /** Payload codec. Default JSON (`JsonCodec` with `maxMessageBytes`). */
@@ -196,7 +197,7 @@ export class BrokerClient implements MessageBroker {
     if (options.correlationId !== undefined) wire.correlationId = options.correlationId;
     if (options.key !== undefined) wire.key = options.key;
     if (options.priority !== undefined) wire.priority = checkPriority(options.priority, this.name, topic);
-    if (options.ttl !== undefined) wire.expiresAt = wire.timestamp + checkTtl(options.ttl, this.name, topic) * 1000;
+    if (options.ttl !== undefined) wire.expiresAt = expiresAtFromTtl(options.ttl, wire.timestamp);
     const timeoutMs = options.timeoutMs ?? this.#publishTimeoutMs;
     const result = await this.#send(wire, timeoutMs, options.signal, true);
     const receipt: PublishReceipt = { messageId: wire.messageId, topic };
@@ -481,11 +482,6 @@ function checkPriority(priority: number, broker: string, topic: string): number 
     throw new ConfigurationError(`priority on topic "${topic}" must be an integer 0–${MAX_PRIORITY}, got ${String(priority)}`, { broker, topic });
   }
   return priority;
-}
-
-function checkTtl(ttl: number, broker: string, topic: string): number {
-  if (!Number.isFinite(ttl) || ttl <= 0) throw new ConfigurationError(`ttl on topic "${topic}" must be a positive number of seconds, got ${String(ttl)}`, { broker, topic });
-  return ttl;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -5,7 +5,7 @@
  * Whatever a message does, the consumer keeps going: every path ends in ack or nack.
  */
 import type { Codec } from './codec.ts';
-import { TimeoutError, ValidationError, isRetryable } from './errors.ts';
+import { TimeoutError, ValidationError } from './errors.ts';
 import { HEADER } from './headers.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsRecorder } from './metrics.ts';
@@ -13,7 +13,8 @@ import type { Delivery, TransportSubscription, WireMessage } from './transport.t
 import type { BrokerCapabilities, Headers, MessageHandler, MessageMetadata, NackOptions, PayloadValidator, Subscription } from './types.ts';
 import type { MessageCircuitBreaker } from '../reliability/circuit-breaker.ts';
 import { KeyedConcurrencyLimiter } from '../reliability/concurrency.ts';
-import { deadLetterHeaders, stripDeadLetterHeaders } from '../reliability/dead-letter.ts';
+import { deadLetterHeaders, deadLetterReasonFor, stripDeadLetterHeaders } from '../reliability/dead-letter.ts';
+import { isExpired } from '../reliability/ttl.ts';
 import type { IdempotencyStore } from '../reliability/idempotency.ts';
 import type { RetryPolicy } from '../reliability/retry.ts';
 import { sleep } from '../reliability/retry.ts';
@@ -85,7 +86,7 @@ export class SubscriptionPipeline<T> implements Subscription {
   readonly onDelivery = (delivery: Delivery): Promise<void> => {
     if (this.#closing !== undefined) return this.#requeue(delivery);
     const message = delivery.message;
-    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
+    if (isExpired(message.expiresAt)) {
       this.#host.recorder.expiredDropped(message.topic);
       return this.#settle(delivery.ack(), message, 'ack of an expired message');
     }
@@ -251,7 +252,7 @@ export class SubscriptionPipeline<T> implements Subscription {
         }
         // Released so a replay from the dead-letter topic (same message id) is handled again.
         await this.#release(claim);
-        return this.deadLetter(context, error, isRetryable(error) ? 'max retries exceeded' : 'non-retryable error');
+        return this.deadLetter(context, error, deadLetterReasonFor(error, context.attempt));
       }
       config.breaker?.recordSuccess();
       host.recorder.consumed(message.topic, performance.now() - started);
