@@ -88,6 +88,12 @@ export class Topology {
     for (const [key, binding] of this.bindings) if (binding.queue === name) this.bindings.delete(key);
   }
 
+  async close(): Promise<void> {
+    const channel = this.channel;
+    this.channel = undefined;
+    if (channel) await withTimeout(channel.close(), 2_000, 'RabbitMQ close topology channel').catch(() => undefined);
+  }
+
   /** Passive check: message and consumer counts, or undefined when the queue does not exist. */
   async inspectQueue(model: ChannelModel, name: string): Promise<{ messageCount: number; consumerCount: number } | undefined> {
     try {

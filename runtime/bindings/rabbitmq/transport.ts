@@ -101,6 +101,7 @@ export class RabbitMQTransport implements Transport {
   private readonly deadLetterQueues = new Set<string>();
   private readonly waiting: BoundedPublishBuffer<BufferedPublish>;
   private connectPromise: Promise<void> | undefined;
+  private readonly staged = new Map<string, AmqpSendOptions>();
 
   constructor(options: RabbitMQOptions | string | URL = {}) {
     this.options = resolveOptions(options);
@@ -168,13 +169,27 @@ export class RabbitMQTransport implements Transport {
     for (const consumer of this.consumers) await consumer.close();
     this.consumers.clear();
     await this.publisher.close();
+    // A borrowed connection stays open: leave no channel of ours on it.
+    await this.topology.close();
     await this.connection.close();
   }
 
   // ---- publishing -------------------------------------------------------------------------
 
+  /**
+   * AMQP settings for the next `send` of `messageId`: lets RabbitMQClient.publish pass them through
+   * BrokerClient.publish, which only knows the generic options.
+   */
+  stageSendOptions(messageId: string, options: AmqpSendOptions): void {
+    this.staged.set(messageId, options);
+  }
+
+  unstageSendOptions(messageId: string): void {
+    this.staged.delete(messageId);
+  }
+
   async send(message: WireMessage, options: SendOptions): Promise<{ partition?: number; offset?: string }> {
-    const amqp = options.amqp ?? {};
+    const amqp = options.amqp ?? this.staged.get(message.messageId) ?? {};
     const exchange = amqp.exchange ?? this.options.exchangeName;
     if (Buffer.byteLength(message.topic) > 255) {
       throw new PublishError(`RabbitMQ routing key for topic '${message.topic.slice(0, 40)}…' is longer than 255 bytes`, { broker: 'rabbitmq', topic: message.topic, hint: 'Use a shorter topic name' });
