@@ -1,0 +1,170 @@
+/**
+ * Reads an AsyncAPI document (2.6 or 3.x, YAML or JSON, with `$ref`s to other files resolved relative
+ * to it) through @asyncapi/parser, and turns every way that can fail into one `ContractLoadError`
+ * carrying file, line:column and a readable message. Never a stack trace for bad input.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Parser, DiagnosticSeverity } from '@asyncapi/parser';
+import type { AsyncAPIDocumentInterface, Diagnostic } from '@asyncapi/parser';
+
+export interface Problem {
+  severity: 'error' | 'warning' | 'info' | 'hint';
+  file: string;
+  /** 1-based; 0 when unknown. */
+  line: number;
+  column: number;
+  message: string;
+  code?: string;
+  /** JSON path inside the document, e.g. `channels.orders.messages`. */
+  path?: string;
+}
+
+export class ContractLoadError extends Error {
+  readonly problems: Problem[];
+  constructor(problems: Problem[]) {
+    super(problems.filter((p) => p.severity === 'error').map(formatProblem).join('\n') || 'invalid AsyncAPI document');
+    this.name = 'ContractLoadError';
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(problem: Problem): string {
+  const where = problem.line > 0 ? `${problem.file}:${problem.line}:${problem.column}` : problem.file;
+  const at = problem.path ? ` (at ${problem.path})` : '';
+  return `${where} ${problem.severity}: ${problem.message}${at}`;
+}
+
+export interface LoadedContract {
+  document: AsyncAPIDocumentInterface;
+  /** Absolute path of the main document. */
+  file: string;
+  /** The main document and every local file it `$ref`s (for --watch). */
+  files: string[];
+  /** Warnings and infos from the parser's rules (errors throw). */
+  problems: Problem[];
+}
+
+// Keys that make @asyncapi/parser 3.6 misbehave, measured: `__proto__` is swallowed by its YAML loader
+// (followed by misleading schema errors), `hasOwnProperty` crashes its $ref resolver (a stack trace as
+// diagnostic). Refuse them up front with their location. `constructor`, `toString`, … parse fine.
+const POISONED_KEYS = ['__proto__', 'hasOwnProperty'];
+
+let sharedParser: Parser | undefined;
+function parser(): Parser {
+  sharedParser ??= new Parser();
+  return sharedParser;
+}
+
+export async function loadContract(specPath: string): Promise<LoadedContract> {
+  const file = path.resolve(specPath);
+  const display = path.relative(process.cwd(), file) || file;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, expected an AsyncAPI file' : (error as Error).message;
+    throw new ContractLoadError([{ severity: 'error', file: display, line: 0, column: 0, message: `cannot read the AsyncAPI document: ${reason}` }]);
+  }
+  const files = [file, ...(await referencedFiles(file, text))];
+  for (const f of files) {
+    const source = f === file ? text : await readFile(f, 'utf8').catch(() => undefined);
+    if (source === undefined) {
+      throw new ContractLoadError([{ severity: 'error', file: display, ...locate(text, path.basename(f)), message: `cannot resolve $ref: file ${JSON.stringify(path.relative(path.dirname(file), f))} not found` }]);
+    }
+    const poisoned = findPoisonedKey(source);
+    if (poisoned) {
+      throw new ContractLoadError([{ severity: 'error', file: path.relative(process.cwd(), f) || f, line: poisoned.line, column: poisoned.column, message: `the key ${JSON.stringify(poisoned.key)} is not supported (it collides with JavaScript object internals); rename it` }]);
+    }
+  }
+
+  let result: { document: AsyncAPIDocumentInterface | undefined; diagnostics: Diagnostic[] };
+  try {
+    result = await parser().parse(text, { source: file });
+  } catch (error) {
+    throw new ContractLoadError([{ severity: 'error', file: display, line: 0, column: 0, message: `the AsyncAPI parser failed: ${firstLine(error)}` }]);
+  }
+  const problems = result.diagnostics.map((d) => toProblem(d, file));
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length > 0 || !result.document) {
+    throw new ContractLoadError(errors.length ? problems : [{ severity: 'error', file: display, line: 0, column: 0, message: 'not a valid AsyncAPI document' }]);
+  }
+  return { document: result.document, file, files, problems };
+}
+
+/** Validation only (the `validate` command): every diagnostic, sorted, no throw for an invalid spec. */
+export async function validateContract(specPath: string): Promise<{ ok: boolean; problems: Problem[] }> {
+  try {
+    const loaded = await loadContract(specPath);
+    return { ok: true, problems: loaded.problems };
+  } catch (error) {
+    if (error instanceof ContractLoadError) return { ok: false, problems: error.problems };
+    throw error;
+  }
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}
+
+const SEVERITY: Record<number, Problem['severity']> = {
+  [DiagnosticSeverity.Error]: 'error',
+  [DiagnosticSeverity.Warning]: 'warning',
+  [DiagnosticSeverity.Information]: 'info',
+  [DiagnosticSeverity.Hint]: 'hint',
+};
+
+function toProblem(d: Diagnostic, mainFile: string): Problem {
+  const source = d.source ? (d.source.startsWith('file://') ? new URL(d.source).pathname : d.source) : mainFile;
+  const file = path.relative(process.cwd(), path.resolve(source)) || source;
+  const problem: Problem = {
+    severity: SEVERITY[d.severity] ?? 'error',
+    file,
+    line: d.range ? d.range.start.line + 1 : 0,
+    column: d.range ? d.range.start.character + 1 : 0,
+    message: d.message.split('\n')[0] ?? d.message,
+    code: String(d.code),
+  };
+  if (d.path.length) problem.path = d.path.map(String).join('.');
+  return problem;
+}
+
+/** Local files reachable through `$ref`s (recursively), so --watch can follow them. */
+async function referencedFiles(file: string, text: string, seen = new Set<string>([file])): Promise<string[]> {
+  const out: string[] = [];
+  const refPattern = /["']?\$ref["']?\s*:\s*["']?([^"'\s#,}]+)(?:#[^"'\s,}]*)?["']?/g;
+  for (const match of text.matchAll(refPattern)) {
+    const target = match[1];
+    if (!target || /^[a-z][a-z0-9+.-]*:\/\//i.test(target)) continue;
+    const resolved = path.resolve(path.dirname(file), decodeURIComponent(target));
+    if (seen.has(resolved)) continue;
+    seen.add(resolved);
+    out.push(resolved);
+    const nested = await readFile(resolved, 'utf8').catch(() => undefined);
+    if (nested !== undefined) out.push(...(await referencedFiles(resolved, nested, seen)));
+  }
+  return out;
+}
+
+function locate(text: string, needle: string): { line: number; column: number } {
+  const index = text.indexOf(needle);
+  if (index < 0) return { line: 0, column: 0 };
+  const before = text.slice(0, index).split('\n');
+  return { line: before.length, column: (before[before.length - 1]?.length ?? 0) + 1 };
+}
+
+/** A mapping key (YAML `key:` or JSON `"key":`) that is one of the poisoned names. */
+function findPoisonedKey(text: string): { key: string; line: number; column: number } | undefined {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    for (const key of POISONED_KEYS) {
+      const pattern = new RegExp(`(^|[\\s{,\\-])(["']?)${key.replace(/\$/g, '\\$')}\\2\\s*:(\\s|$)`);
+      const match = pattern.exec(line);
+      if (match) return { key, line: i + 1, column: match.index + (match[1]?.length ?? 0) + 1 };
+    }
+  }
+  return undefined;
+}
