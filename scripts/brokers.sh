@@ -50,6 +50,11 @@ start_many() {
   local -A pids=()
   mkdir -p "$BROKERS_DIR"
   t0=$(now_ms)
+  # Once, before the parallel starts, so two brokers never race to write the same files.
+  if tls_wanted; then
+    command -v openssl >/dev/null || apt_install openssl
+    bash "$REPO_ROOT/scripts/brokers/tls.sh" >/dev/null || return 1
+  fi
   if ((${#names[@]} == 1)) || [[ -n "${BROKERS_SERIAL:-}" ]]; then
     for n in "${names[@]}"; do
       ("${n}_start") || failed+=("$n")

@@ -37,8 +37,8 @@ kafka_install() {
 
 kafka_write_config() {
   local dir="$1" extra_listener="" extra_map="" sasl=""
-  if [[ -n "${KAFKA_SASL:-}" ]]; then
-    extra_listener=",SASL_PLAINTEXT://$HOST:${KAFKA_SASL_PORT:-9094}"
+  if flag_on "${KAFKA_SASL:-}"; then
+    extra_listener=",SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT"
     extra_map=",SASL_PLAINTEXT:SASL_PLAINTEXT"
     sasl="sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_contractbus=\"contractbus-secret\" user_alice=\"alice-secret\";"
@@ -101,7 +101,7 @@ kafka_start() {
   # The first group join on a new broker creates __consumer_offsets; doing it here keeps
   # "The coordinator is loading" retries out of the first test that uses a consumer group.
   wait_until 30 kafka_group_coordinator_ready || say kafka "warning: group coordinator not ready after 30 s"
-  say kafka "ready on $HOST:$KAFKA_PORT in $(elapsed "$t0") (KRaft, controller $HOST:$KAFKA_CONTROLLER_PORT)"
+  say kafka "ready on $HOST:$KAFKA_PORT$(flag_on "${KAFKA_SASL:-}" && echo " (SASL/PLAIN on $KAFKA_SASL_PORT)") in $(elapsed "$t0") (KRaft, controller $HOST:$KAFKA_CONTROLLER_PORT)"
 }
 
 # FindCoordinator v1 for group "contractbus-warmup": error code 0 once the coordinator is loaded.

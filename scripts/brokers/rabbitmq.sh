@@ -48,11 +48,11 @@ rabbitmq_write_config() {
     echo "log.console = false"
     # 24 GiB machines shared by many processes: do not block publishers on a busy box.
     echo "disk_free_limit.absolute = 50MB"
-    if [[ -f "$BROKERS_DIR/tls/server.pem" && -n "${RABBITMQ_TLS:-}" ]]; then
-      echo "listeners.ssl.default = $HOST:${RABBITMQ_TLS_PORT:-5671}"
-      echo "ssl_options.cacertfile = $BROKERS_DIR/tls/ca.pem"
-      echo "ssl_options.certfile = $BROKERS_DIR/tls/server.pem"
-      echo "ssl_options.keyfile = $BROKERS_DIR/tls/server.key"
+    if flag_on "${RABBITMQ_TLS:-}"; then
+      echo "listeners.ssl.default = $HOST:$RABBITMQ_TLS_PORT"
+      echo "ssl_options.cacertfile = $TLS_DIR/ca.pem"
+      echo "ssl_options.certfile = $TLS_DIR/server.pem"
+      echo "ssl_options.keyfile = $TLS_DIR/server.key"
       echo "ssl_options.verify = verify_none"
       echo "ssl_options.fail_if_no_peer_cert = false"
     fi
@@ -89,6 +89,7 @@ rabbitmq_start() {
     return 0
   fi
   rabbitmq_install
+  if flag_on "${RABBITMQ_TLS:-}"; then ensure_tls || die rabbitmq "could not create TLS certificates (scripts/brokers/tls.sh)"; fi
   (
     rabbitmq_env
     rabbitmq_write_config "$dir"
@@ -109,7 +110,7 @@ rabbitmq_start() {
       ((i < 5)) || { show_log_tail rabbitmq "$RABBITMQ_LOGS" "$dir/log/rabbitmqctl.log"; die rabbitmq "rabbitmqctl await_startup failed"; }
       sleep 0.5
     done
-    say rabbitmq "ready on $HOST:$RABBITMQ_PORT in $(elapsed "$t0") (node $RABBITMQ_NODENAME)"
+    say rabbitmq "ready on $HOST:$RABBITMQ_PORT$(flag_on "${RABBITMQ_TLS:-}" && echo " (amqps on $RABBITMQ_TLS_PORT)") in $(elapsed "$t0") (node $RABBITMQ_NODENAME)"
   )
 }
 

@@ -20,18 +20,24 @@ redis_start() {
   redis_install
   mkdir -p "$dir/data"
   rm -f "$dir/redis.pid"
+  local tls_args=()
+  if flag_on "${REDIS_TLS:-}"; then
+    ensure_tls || die redis "could not create TLS certificates (scripts/brokers/tls.sh)"
+    tls_args=(--tls-port "$REDIS_TLS_PORT" --tls-cert-file "$TLS_DIR/server.pem" --tls-key-file "$TLS_DIR/server.key"
+      --tls-ca-cert-file "$TLS_DIR/ca.pem" --tls-auth-clients optional)
+  fi
   t0=$(now_ms)
   # No save points and no AOF: tests want speed. `restart` forces one RDB snapshot
   # (SHUTDOWN SAVE) so data survives a restart, like a persisted production Redis.
   redis-server --daemonize yes --bind "$HOST" --port "$REDIS_PORT" \
     --dir "$dir/data" --dbfilename dump.rdb --save "" --appendonly no \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" ${REDIS_EXTRA_ARGS:-} ||
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${tls_args[@]}" ${REDIS_EXTRA_ARGS:-} ||
     { show_log_tail redis "$dir/redis.log"; die redis "redis-server failed to start"; }
   if ! wait_until 20 redis_answers; then
     show_log_tail redis "$dir/redis.log"
     die redis "not answering PING on $HOST:$REDIS_PORT after 20 s"
   fi
-  say redis "ready on $HOST:$REDIS_PORT in $(elapsed "$t0")"
+  say redis "ready on $HOST:$REDIS_PORT${tls_args:+ (TLS on $REDIS_TLS_PORT)} in $(elapsed "$t0")"
 }
 
 # $1 = save|nosave

@@ -32,6 +32,81 @@ export function brokerUrls(env: NodeJS.ProcessEnv = process.env): BrokerUrls {
   };
 }
 
+export interface TlsFiles {
+  /** Throwaway CA that signed the server and client certificates (scripts/brokers/tls.sh). */
+  readonly caFile: string;
+  readonly serverCertFile: string;
+  readonly serverKeyFile: string;
+  /** For mutual-TLS tests; the brokers accept but do not require a client certificate. */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+}
+
+export interface ExtraListeners {
+  /** Redis TLS port (`--tls-port`), env REDIS_TLS_URL, default rediss://127.0.0.1:6380. */
+  readonly redisTls: string;
+  /** RabbitMQ TLS listener, env AMQPS_URL, default amqps://guest:guest@127.0.0.1:5671. */
+  readonly amqps: string;
+  /** Kafka SASL_PLAINTEXT listener with SASL/PLAIN, env KAFKA_SASL_BROKERS, default 127.0.0.1:9094. */
+  readonly kafkaSasl: {
+    readonly brokers: readonly string[];
+    readonly mechanism: 'plain';
+    /** Users configured on the listener: contractbus/contractbus-secret and alice/alice-secret. */
+    readonly username: string;
+    readonly password: string;
+  };
+  readonly tls: TlsFiles;
+}
+
+/**
+ * The TLS/SASL listeners that `npm run brokers -- start` opens unless BROKERS_EXTRA_LISTENERS=0.
+ * Use isListening() before relying on one: brokers started earlier or elsewhere may lack them.
+ */
+export function extraListeners(env: NodeJS.ProcessEnv = process.env): ExtraListeners {
+  const tlsDir = `${nonEmpty(env.CONTRACTBUS_BROKERS_DIR) ?? `${REPO_ROOT}.brokers`}/tls`;
+  return {
+    redisTls: nonEmpty(env.REDIS_TLS_URL) ?? 'rediss://127.0.0.1:6380',
+    amqps: nonEmpty(env.AMQPS_URL) ?? 'amqps://guest:guest@127.0.0.1:5671',
+    kafkaSasl: {
+      brokers: (nonEmpty(env.KAFKA_SASL_BROKERS) ?? '127.0.0.1:9094')
+        .split(',')
+        .map((b) => b.trim())
+        .filter((b) => b.length > 0),
+      mechanism: 'plain',
+      username: 'contractbus',
+      password: 'contractbus-secret',
+    },
+    tls: {
+      caFile: `${tlsDir}/ca.pem`,
+      serverCertFile: `${tlsDir}/server.pem`,
+      serverKeyFile: `${tlsDir}/server.key`,
+      clientCertFile: `${tlsDir}/client.pem`,
+      clientKeyFile: `${tlsDir}/client.key`,
+    },
+  };
+}
+
+/** True when something accepts a TCP connection on host:port within timeoutMs. */
+export function isListening(endpoint: Endpoint, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: endpoint.host, port: endpoint.port });
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
+/** host:port of a URL (`rediss://…`, `amqps://…`) or of a bare `host:port`. */
+export function endpointOf(urlOrHostPort: string, defaultPort: number): Endpoint {
+  const u = new URL(urlOrHostPort.includes('://') ? urlOrHostPort : `tcp://${urlOrHostPort}`);
+  return { host: stripBrackets(u.hostname) || '127.0.0.1', port: Number(u.port || defaultPort) };
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
 }
