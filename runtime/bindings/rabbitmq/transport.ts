@@ -200,7 +200,7 @@ export class RabbitMQTransport implements Transport {
     const content = toBuffer(message.body);
     for (;;) {
       const remaining = deadline - Date.now();
-      const model = await this.ready(message.topic, content.byteLength, { timeoutMs: Math.max(1, remaining), ...(options.signal ? { signal: options.signal } : {}) });
+      const model = this.connection.current ?? (await this.ready(message.topic, content.byteLength, { timeoutMs: Math.max(1, remaining), ...(options.signal ? { signal: options.signal } : {}) }));
       try {
         if (message.headers[HEADER.dlqReason] !== undefined && exchange === this.options.exchangeName) await this.ensureDeadLetterQueue(model, message.topic);
         await this.publisher.publish({
