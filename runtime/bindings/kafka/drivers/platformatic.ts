@@ -251,10 +251,12 @@ interface PartitionState {
 class PlatformaticGroupConsumer implements DriverGroupConsumer {
   readonly groupId: string;
   readonly joined: Promise<void>;
+  readonly #lib: PlatformaticModule;
+  readonly #options: PlatformaticDriverOptions;
   readonly #spec: GroupConsumerSpec;
-  readonly #consumer: Consumer;
   readonly #onClosed: () => void;
   readonly #partitions = new Map<string, PartitionState>();
+  #consumer: Consumer;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   #resolveJoined!: () => void;
   #buffered = 0;
@@ -262,11 +264,14 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
   #userPaused = false;
   #bufferPaused = false;
   #closing = false;
+  #restarting: Promise<void> | undefined;
   #active = 0;
   readonly #waiting: PartitionState[] = [];
   readonly #workers = new Set<Promise<void>>();
 
   constructor(lib: PlatformaticModule, options: PlatformaticDriverOptions, spec: GroupConsumerSpec, onClosed: () => void) {
+    this.#lib = lib;
+    this.#options = options;
     this.#spec = spec;
     this.groupId = spec.groupId;
     this.#onClosed = onClosed;
@@ -274,8 +279,13 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
     this.joined = new Promise((resolve) => {
       this.#resolveJoined = resolve;
     });
-    this.#consumer = new lib.Consumer({
-      ...baseOptions(options, 'consumer'),
+    this.#consumer = this.#newConsumer();
+  }
+
+  #newConsumer(): Consumer {
+    const spec = this.#spec;
+    const consumer = new this.#lib.Consumer({
+      ...baseOptions(this.#options, 'consumer'),
       groupId: spec.groupId,
       sessionTimeout: spec.sessionTimeoutMs,
       heartbeatInterval: spec.heartbeatIntervalMs,
@@ -284,12 +294,22 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
       maxWaitTime: 500,
       highWaterMark: Math.max(16, spec.maxPollRecords),
     });
-    this.#consumer.on('consumer:group:join', (payload) => this.#onJoin(payload.assignments ?? []));
-    this.#consumer.on('consumer:group:leave', () => this.#revoke([...this.#partitions.values()]));
+    consumer.on('consumer:group:join', (payload) => {
+      if (consumer === this.#consumer) this.#onJoin(payload.assignments ?? []);
+    });
+    consumer.on('consumer:group:leave', () => {
+      if (consumer === this.#consumer) this.#revoke([...this.#partitions.values()]);
+    });
+    // Heartbeats failing for longer than the session: the coordinator has given our partitions away.
+    consumer.on('consumer:heartbeat:stalled', () => {
+      if (consumer === this.#consumer) this.#fail(new Error('Kafka consumer heartbeats stalled'));
+    });
+    return consumer;
   }
 
   async start(): Promise<void> {
-    const stream = await this.#consumer.consume({
+    const consumer = this.#consumer;
+    const stream = await consumer.consume({
       topics: this.#spec.topics,
       mode: 'committed',
       fallbackMode: this.#spec.fromBeginning ? 'earliest' : 'latest',
@@ -300,14 +320,50 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
       maxWaitTime: 500,
     });
     this.#stream = stream;
-    stream.on('data', (message: Message<Buffer, Buffer, Buffer, Buffer>) => this.#onMessage(message));
+    this.#bufferPaused = false;
+    stream.on('data', (message: Message<Buffer, Buffer, Buffer, Buffer>) => {
+      if (stream === this.#stream) this.#onMessage(message);
+    });
     stream.on('error', (error: Error) => {
-      if (this.#closing) return;
-      this.#revoke([...this.#partitions.values()]);
-      this.#spec.onError(error, false);
+      if (stream === this.#stream) this.#fail(error);
+    });
+    stream.on('close', () => {
+      if (stream === this.#stream && !this.#closing) this.#fail(new Error('Kafka consumer stream closed unexpectedly'));
     });
     // The join can complete inside consume(); the event has fired already in that case.
-    if (this.#consumer.assignments && this.#partitions.size === 0) this.#onJoin(this.#consumer.assignments);
+    if (consumer.assignments && this.#partitions.size === 0) this.#onJoin(consumer.assignments);
+    this.#applyFlowControl();
+  }
+
+  /**
+   * The stream is gone (broker restart, lost session): give up every partition (nothing more is
+   * committed for them) and join again with a fresh consumer, with backoff, until closed.
+   */
+  #fail(error: Error): void {
+    if (this.#closing || this.#restarting) return;
+    this.#revoke([...this.#partitions.values()]);
+    this.#spec.onError(error, true);
+    this.#restarting = (async () => {
+      const old = this.#consumer;
+      const oldStream = this.#stream;
+      this.#stream = undefined;
+      await oldStream?.close().catch(() => undefined);
+      await old.close(true).catch(() => undefined);
+      for (let attempt = 1; !this.#closing; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
+        if (this.#closing) break;
+        this.#consumer = this.#newConsumer();
+        try {
+          await this.start();
+          return;
+        } catch (startError) {
+          this.#spec.onError(startError instanceof Error ? startError : new Error(String(startError)), true);
+          await this.#consumer.close(true).catch(() => undefined);
+        }
+      }
+    })().finally(() => {
+      this.#restarting = undefined;
+    });
   }
 
   #onJoin(assignments: Array<{ topic: string; partitions: number[] }>): void {
@@ -458,6 +514,7 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
     this.#revoke([...this.#partitions.values()]);
     try {
       await Promise.allSettled([...this.#workers]);
+      await this.#restarting;
       await this.#stream?.close().catch(() => undefined);
       await this.#consumer.close(true);
     } finally {
