@@ -57,11 +57,11 @@ start_many() {
   fi
   if ((${#names[@]} == 1)) || [[ -n "${BROKERS_SERIAL:-}" ]]; then
     for n in "${names[@]}"; do
-      ("${n}_start") || failed+=("$n")
+      (with_broker_lock "$n" "${n}_start") || failed+=("$n")
     done
   else
     for n in "${names[@]}"; do
-      ("${n}_start" >"$BROKERS_DIR/.start-$n.out" 2>&1) &
+      (with_broker_lock "$n" "${n}_start" >"$BROKERS_DIR/.start-$n.out" 2>&1) &
       pids[$n]=$!
     done
     for n in "${names[@]}"; do
@@ -87,7 +87,7 @@ case "$cmd" in
   stop)
     names_from "$@"
     # In parallel: RabbitMQ's graceful stop and Kafka's controlled shutdown take seconds each.
-    for n in "${NAMES[@]}"; do "${n}_stop" & done
+    for n in "${NAMES[@]}"; do (with_broker_lock "$n" "${n}_stop") & done
     wait
     ;;
   status)
@@ -101,13 +101,16 @@ case "$cmd" in
     names_from "$1"
     n="${NAMES[0]}"
     t0=$(now_ms)
-    if [[ $n == redis ]]; then redis_stop save; else "${n}_stop"; fi
-    if "${n}_status" >/dev/null 2>&1; then
-      # A restart that silently did nothing would make fault tests lie.
-      echo "[brokers:$n] ERROR: still answering after stop: it was not started by this script (no pid file in .brokers/$n), so it cannot be restarted. Stop it yourself, then: npm run brokers -- start $n" >&2
-      exit 3
-    fi
-    ("${n}_start") || exit 1
+    restart_one() {
+      if [[ $n == redis ]]; then redis_stop save; else "${n}_stop"; fi
+      if "${n}_status" >/dev/null 2>&1; then
+        # A restart that silently did nothing would make fault tests lie.
+        echo "[brokers:$n] ERROR: still answering after stop: it was not started by this script (no pid file in .brokers/$n), so it cannot be restarted. Stop it yourself, then: npm run brokers -- start $n" >&2
+        exit 3
+      fi
+      "${n}_start"
+    }
+    (with_broker_lock "$n" restart_one) || exit $?
     say "$n" "restarted in $(elapsed "$t0")"
     ;;
   logs)
@@ -120,7 +123,8 @@ case "$cmd" in
     ;;
   clean)
     names_from "$@"
-    for n in "${NAMES[@]}"; do "${n}_stop"; 
+    for n in "${NAMES[@]}"; do
+      (with_broker_lock "$n" "${n}_stop")
       # Keeps Kafka's downloaded jars (libs/): only data, logs and config go.
       [[ -d "$BROKERS_DIR/$n" ]] && find "${BROKERS_DIR:?}/$n" -mindepth 1 -maxdepth 1 ! -name libs -exec rm -rf {} +
       say "$n" "data deleted"

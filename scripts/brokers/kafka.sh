@@ -89,7 +89,7 @@ kafka_start() {
   setsid java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Dlog4j2.configurationFile="file:$SCRIPTS_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$dir/log" \
     -Djava.awt.headless=true -cp "$dir/libs/*" kafka.Kafka "$dir/server.properties" \
-    </dev/null >>"$dir/log/server.out" 2>&1 &
+    </dev/null >>"$dir/log/server.out" 2>&1 8>&- 9>&- &
   echo $! >"$dir/kafka.pid"
   pid=$!
   if ! wait_until "${KAFKA_START_TIMEOUT:-120}" kafka_ready "$dir" "$pid"; then

@@ -47,6 +47,21 @@ die() { printf '[brokers:%s] ERROR: %s\n' "$1" "${*:2}" >&2; exit 1; }
 
 broker_dir() { mkdir -p "$BROKERS_DIR/$1" && echo "$BROKERS_DIR/$1"; }
 
+# Runs "$@" holding .brokers/<name>/.lock, so concurrent start/stop/restart calls (e.g. two
+# fault tests, or a test and a person) never run two brokers on one data dir. Call it in a
+# subshell: the lock lives as long as fd 9, so daemons are started with 8>&- 9>&- (fd 8 is apt's lock).
+with_broker_lock() {
+  local name="$1" dir
+  shift
+  dir="$(broker_dir "$name")"
+  exec 9>"$dir/.lock"
+  if ! flock -n 9; then
+    say "$name" "waiting for another scripts/brokers.sh operation on $name to finish"
+    flock -w "${BROKERS_LOCK_TIMEOUT:-300}" 9 || die "$name" "still locked after ${BROKERS_LOCK_TIMEOUT:-300} s: $dir/.lock"
+  fi
+  "$@"
+}
+
 # True when something accepts TCP connections on HOST:$1 within ~1 s.
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
 

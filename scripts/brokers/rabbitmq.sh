@@ -75,7 +75,7 @@ rabbitmq_ensure_epmd() {
   tcp_open "$EPMD_PORT" && return 0
   epmd_bin="$(command -v epmd || ls /usr/lib/erlang/erts-*/bin/epmd 2>/dev/null | head -n1)"
   [[ -x "$epmd_bin" ]] || die rabbitmq "epmd not found (erlang-base missing?)"
-  setsid "$epmd_bin" -address "$HOST" -port "$EPMD_PORT" </dev/null >>"$dir/log/epmd.log" 2>&1 &
+  setsid "$epmd_bin" -address "$HOST" -port "$EPMD_PORT" </dev/null >>"$dir/log/epmd.log" 2>&1 8>&- 9>&- &
   echo $! >"$dir/epmd.pid"
   wait_until 10 tcp_open "$EPMD_PORT" || die rabbitmq "epmd did not listen on $HOST:$EPMD_PORT"
 }
@@ -98,7 +98,7 @@ rabbitmq_start() {
     rm -f "$RABBITMQ_PID_FILE"
     # Foreground mode under setsid: the wrapper shell forwards SIGTERM to the VM as a
     # graceful stop, and its PID is ours to stop later.
-    setsid "$RABBITMQ_BIN/rabbitmq-server" </dev/null >>"$dir/log/startup.log" 2>&1 &
+    setsid "$RABBITMQ_BIN/rabbitmq-server" </dev/null >>"$dir/log/startup.log" 2>&1 8>&- 9>&- &
     echo $! >"$dir/rabbitmq.pid"
     # Cheap TCP polling first: each rabbitmqctl call costs ~1 s of Erlang VM start-up.
     if ! wait_until 90 rabbitmq_answers; then

@@ -31,7 +31,7 @@ redis_start() {
   # (SHUTDOWN SAVE) so data survives a restart, like a persisted production Redis.
   redis-server --daemonize yes --bind "$HOST" --port "$REDIS_PORT" \
     --dir "$dir/data" --dbfilename dump.rdb --save "" --appendonly no \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${tls_args[@]}" ${REDIS_EXTRA_ARGS:-} ||
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${tls_args[@]}" ${REDIS_EXTRA_ARGS:-} 8>&- 9>&- ||
     { show_log_tail redis "$dir/redis.log"; die redis "redis-server failed to start"; }
   if ! wait_until 20 redis_answers; then
     show_log_tail redis "$dir/redis.log"
