@@ -124,7 +124,9 @@ export class KafkaTransport implements Transport {
       throw new ConnectionError(`Kafka (${driver.name}): cannot connect to ${o.brokers.join(',')}: ${messageOf(error)}`, {
         broker: 'kafka',
         cause: error,
-        hint: `Is Kafka running and reachable (securityProtocol ${o.securityProtocol})? Locally: npm run brokers -- start kafka`,
+        hint: /authentication|sasl/i.test(messageOf(error))
+          ? `Check saslUsername, saslPassword and saslMechanism (${o.sasl?.mechanism ?? 'none'}) against the broker's SASL users`
+          : `Is Kafka running and reachable (securityProtocol ${o.securityProtocol})? Locally: npm run brokers -- start kafka`,
       });
     }
     this.#driver = driver;
@@ -368,12 +370,20 @@ export class KafkaTransport implements Transport {
   }
 }
 
-function messageOf(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(messageOf).join('; ');
-  if (error instanceof Error) {
-    const nested = (error as Error & { errors?: unknown[] }).errors;
-    if (Array.isArray(nested) && nested.length > 0 && error.message.length < 60) return `${error.message} (${nested.map(messageOf).join('; ')})`;
-    return error.message;
+/**
+ * One line out of nested client errors (AggregateError, kafkajs `errors`, @platformatic/kafka
+ * `errors` + `cause` chains): distinct messages along the first chain, outermost first, so an
+ * authentication failure is not hidden behind "Connection failed".
+ */
+export function messageOf(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 6; depth++) {
+    const text = (current instanceof Error ? current.message : String(current)).replace(/\.+$/, '');
+    if (text && !parts.includes(text)) parts.push(text);
+    if (!(current instanceof Error)) break;
+    const nested = (current as Error & { errors?: unknown[] }).errors;
+    current = Array.isArray(nested) && nested.length > 0 ? nested[nested.length - 1] : current.cause;
   }
-  return String(error);
+  return parts.slice(0, 4).join(': ');
 }
