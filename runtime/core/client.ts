@@ -186,10 +186,14 @@ export class BrokerClient implements MessageBroker {
     assertTopic(topic, this.name, 'publish');
     this.#assertOpen('publish to', topic);
     options.signal?.throwIfAborted();
+    return this.#publishWire(topic, this.#codec.encode(message, { topic, broker: this.name }), options);
+  }
+
+  async #publishWire(topic: string, body: Uint8Array, options: PublishOptions): Promise<PublishReceipt> {
     const wire: WireMessage = {
       messageId: options.messageId ?? randomUUID(),
       topic,
-      body: this.#codec.encode(message, { topic, broker: this.name }),
+      body,
       headers: options.headers === undefined ? {} : userHeaders(options.headers, this.name, topic),
       contentType: options.contentType ?? this.#codec.contentType,
       timestamp: Date.now(),
@@ -204,6 +208,18 @@ export class BrokerClient implements MessageBroker {
     if (result.partition !== undefined) receipt.partition = result.partition;
     if (result.offset !== undefined) receipt.offset = result.offset;
     return receipt;
+  }
+
+  /**
+   * Publishes bytes as they are, bypassing the codec (bridges, replay tools, tests of poison
+   * messages). Same ids, headers, timeout and metrics as `publish`.
+   */
+  async publishRaw(topic: string, body: Uint8Array, options: PublishOptions = {}): Promise<PublishReceipt> {
+    assertTopic(topic, this.name, 'publishRaw');
+    this.#assertOpen('publish to', topic);
+    options.signal?.throwIfAborted();
+    if (!(body instanceof Uint8Array)) throw new ConfigurationError(`publishRaw to "${topic}" needs a Uint8Array body`, { broker: this.name, topic });
+    return this.#publishWire(topic, body, options);
   }
 
   async subscribe<T = unknown>(topic: string, handler: MessageHandler<T>, options: SubscribeOptions<T> = {}): Promise<Subscription> {

@@ -86,10 +86,6 @@ export class SubscriptionPipeline<T> implements Subscription {
   readonly onDelivery = (delivery: Delivery): Promise<void> => {
     if (this.#closing !== undefined) return this.#requeue(delivery);
     const message = delivery.message;
-    if (isExpired(message.expiresAt)) {
-      this.#host.recorder.expiredDropped(message.topic);
-      return this.#settle(delivery.ack(), message, 'ack of an expired message');
-    }
     return this.#limiter.run(message.key, () => this.#process(delivery)).catch((error: unknown) => {
       // #process handles every error itself; reaching here is a bug, but must not kill the consumer.
       this.#host.logger.error({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: unexpected pipeline error');
@@ -161,6 +157,11 @@ export class SubscriptionPipeline<T> implements Subscription {
     const host = this.#host;
     const config = this.#config;
     const message = delivery.message;
+    // Checked when a slot is free, not on arrival: a message can expire while queued behind others.
+    if (isExpired(message.expiresAt)) {
+      host.recorder.expiredDropped(message.topic);
+      return this.#settle(delivery.ack(), message, 'ack of an expired message');
+    }
     const context = new DeliveryContext(this, delivery, startAttempt(delivery));
     host.recorder.inFlight(1);
     try {
