@@ -1,0 +1,260 @@
+/**
+ * Tracing and OpenTelemetry metrics of message flow, through `@opentelemetry/api` only: without an
+ * SDK installed by the application every call below is the API's no-op. A producer span injects
+ * W3C trace context into the message headers; the consumer span takes its parent from them, so a
+ * trace crosses the broker. Names and attributes follow the OpenTelemetry messaging conventions.
+ */
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  metrics,
+  propagation,
+  trace,
+  type Attributes,
+  type Context,
+  type Counter,
+  type Histogram,
+  type MeterProvider,
+  type Span,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import type { Headers } from '../core/types.ts';
+import { redactError, redactString } from './redact.ts';
+import { ATTR, DURATION_BUCKETS_S, METRIC, errorTypeOf, messagingSystemOf, type OperationType } from './semconv.ts';
+
+export const INSTRUMENTATION_SCOPE = 'contractbus';
+
+export interface MessagingInstrumentationOptions {
+  /** The binding name ('redis-streams', 'rabbitmq', 'kafka', 'memory'); gives `messaging.system`. */
+  broker: string;
+  /** Overrides the `messaging.system` derived from `broker`. */
+  system?: string;
+  /** Default: the global provider (`trace.getTracerProvider()`), a no-op until the app registers one. */
+  tracerProvider?: TracerProvider;
+  /** Default: the global provider (`metrics.getMeterProvider()`). */
+  meterProvider?: MeterProvider;
+  /** Default: the global propagator (`propagation`), a no-op until the app registers one. */
+  propagator?: TextMapPropagator;
+}
+
+export interface PublishSpanInfo {
+  messageId?: string;
+  correlationId?: string;
+  key?: string;
+  /** Encoded payload size in bytes. */
+  bodySize?: number;
+}
+
+export interface ProcessSpanInfo {
+  messageId?: string;
+  correlationId?: string;
+  group?: string;
+  /** The subscribed pattern, when it differs from the concrete topic (`orders.*`). */
+  subscription?: string;
+  attempt?: number;
+  key?: string;
+  bodySize?: number;
+  partition?: number;
+  offset?: string;
+}
+
+export type SettleOperation = 'ack' | 'nack' | 'dead_letter';
+
+export interface SettleSpanInfo {
+  messageId?: string;
+  group?: string;
+  subscription?: string;
+}
+
+/** What the runtime calls around a send and around a handler; the patch for client.ts uses these two. */
+export interface MessagingHooks {
+  wrapPublish<R>(topic: string, headers: Headers, fn: () => Promise<R>, info?: PublishSpanInfo): Promise<R>;
+  wrapProcess<R>(topic: string, headers: Readonly<Headers>, info: ProcessSpanInfo, fn: () => Promise<R> | R): Promise<R>;
+}
+
+const headerSetter: TextMapSetter<Headers> = {
+  set(carrier, key, value) {
+    carrier[key] = value;
+  },
+};
+
+/** Header names are case-insensitive on some brokers and proxies (AMQP, HTTP bridges). */
+const headerGetter: TextMapGetter<Readonly<Headers>> = {
+  keys(carrier) {
+    return Object.keys(carrier);
+  },
+  get(carrier, key) {
+    if (Object.hasOwn(carrier, key)) return carrier[key];
+    const lower = key.toLowerCase();
+    for (const name of Object.keys(carrier)) if (name.toLowerCase() === lower) return carrier[name];
+    return undefined;
+  },
+};
+
+export class MessagingInstrumentation implements MessagingHooks {
+  readonly system: string;
+  readonly #tracer: Tracer;
+  readonly #propagator: TextMapPropagator | undefined;
+  readonly #operationDuration: Histogram;
+  readonly #processDuration: Histogram;
+  readonly #sent: Counter;
+  readonly #consumed: Counter;
+
+  constructor(options: MessagingInstrumentationOptions) {
+    this.system = options.system ?? messagingSystemOf(options.broker);
+    this.#tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_SCOPE);
+    this.#propagator = options.propagator;
+    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE);
+    this.#operationDuration = meter.createHistogram(METRIC.operationDuration, {
+      description: 'Duration of messaging operation initiated by a producer or consumer client.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+    });
+    this.#processDuration = meter.createHistogram(METRIC.processDuration, {
+      description: 'Duration of processing operation.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+    });
+    this.#sent = meter.createCounter(METRIC.sentMessages, { description: 'Number of messages producer attempted to send to the broker.', unit: '{message}' });
+    this.#consumed = meter.createCounter(METRIC.consumedMessages, { description: 'Number of messages that were delivered to the application.', unit: '{message}' });
+  }
+
+  /**
+   * Runs `fn` (the broker round trip) inside a PRODUCER span "send <topic>", after writing the
+   * span's trace context into `headers` (mutated: pass the wire headers about to be sent).
+   */
+  async wrapPublish<R>(topic: string, headers: Headers, fn: () => Promise<R>, info: PublishSpanInfo = {}): Promise<R> {
+    const metricAttributes: Attributes = {
+      [ATTR.messagingSystem]: this.system,
+      [ATTR.operationName]: 'send',
+      [ATTR.operationType]: 'send',
+      [ATTR.destinationName]: topic,
+    };
+    const spanAttributes: Attributes = { ...metricAttributes };
+    if (info.messageId !== undefined) spanAttributes[ATTR.messageId] = info.messageId;
+    if (info.correlationId !== undefined) spanAttributes[ATTR.conversationId] = info.correlationId;
+    if (info.bodySize !== undefined) spanAttributes[ATTR.bodySize] = info.bodySize;
+    if (info.key !== undefined && this.system === 'kafka') spanAttributes[ATTR.kafkaKey] = info.key;
+    const parent = context.active();
+    const span = this.#tracer.startSpan(`send ${topic}`, { kind: SpanKind.PRODUCER, attributes: spanAttributes }, parent);
+    const spanContext = trace.setSpan(parent, span);
+    this.#inject(spanContext, headers);
+    const started = performance.now();
+    try {
+      const result = await context.with(spanContext, fn);
+      if (span.isRecording()) this.#receiptAttributes(span, result);
+      return result;
+    } catch (error) {
+      failSpan(span, error);
+      metricAttributes[ATTR.errorType] = errorTypeOf(error);
+      throw error;
+    } finally {
+      span.end();
+      this.#operationDuration.record((performance.now() - started) / 1000, metricAttributes);
+      this.#sent.add(1, metricAttributes);
+    }
+  }
+
+  /**
+   * Runs `fn` (one handler attempt) inside a CONSUMER span "process <topic>" whose parent is the
+   * trace context found in `headers` — never the ambient context, which on an in-process broker
+   * is the publisher's. Spans the handler starts become its children.
+   */
+  async wrapProcess<R>(topic: string, headers: Readonly<Headers>, info: ProcessSpanInfo, fn: () => Promise<R> | R): Promise<R> {
+    const metricAttributes: Attributes = {
+      [ATTR.messagingSystem]: this.system,
+      [ATTR.operationName]: 'process',
+      [ATTR.operationType]: 'process',
+      // Metrics take the subscribed pattern when there is one: bounded cardinality.
+      [ATTR.destinationName]: info.subscription ?? topic,
+    };
+    if (info.group !== undefined) metricAttributes[ATTR.consumerGroup] = info.group;
+    const spanAttributes: Attributes = { ...metricAttributes, [ATTR.destinationName]: topic };
+    if (info.subscription !== undefined && info.subscription !== topic) spanAttributes[ATTR.destinationTemplate] = info.subscription;
+    if (info.messageId !== undefined) spanAttributes[ATTR.messageId] = info.messageId;
+    if (info.correlationId !== undefined) spanAttributes[ATTR.conversationId] = info.correlationId;
+    if (info.bodySize !== undefined) spanAttributes[ATTR.bodySize] = info.bodySize;
+    if (info.attempt !== undefined) spanAttributes[ATTR.attempt] = info.attempt;
+    if (info.partition !== undefined) spanAttributes[ATTR.partitionId] = String(info.partition);
+    if (this.system === 'kafka') {
+      if (info.key !== undefined) spanAttributes[ATTR.kafkaKey] = info.key;
+      if (info.offset !== undefined) spanAttributes[ATTR.kafkaOffset] = Number(info.offset);
+    }
+    const parent = this.#extract(headers);
+    const span = this.#tracer.startSpan(`process ${info.subscription ?? topic}`, { kind: SpanKind.CONSUMER, attributes: spanAttributes }, parent);
+    const started = performance.now();
+    try {
+      return await context.with(trace.setSpan(parent, span), fn);
+    } catch (error) {
+      failSpan(span, error);
+      metricAttributes[ATTR.errorType] = errorTypeOf(error);
+      throw error;
+    } finally {
+      span.end();
+      this.#processDuration.record((performance.now() - started) / 1000, metricAttributes);
+      this.#consumed.add(1, metricAttributes);
+    }
+  }
+
+  /** A CLIENT span "<ack|nack|dead_letter> <topic>" around settling a delivery (optional; off the hot path by default). */
+  async wrapSettle<R>(topic: string, operation: SettleOperation, info: SettleSpanInfo, fn: () => Promise<R>): Promise<R> {
+    const metricAttributes: Attributes = {
+      [ATTR.messagingSystem]: this.system,
+      [ATTR.operationName]: operation,
+      [ATTR.operationType]: 'settle' satisfies OperationType,
+      [ATTR.destinationName]: info.subscription ?? topic,
+    };
+    if (info.group !== undefined) metricAttributes[ATTR.consumerGroup] = info.group;
+    const spanAttributes: Attributes = { ...metricAttributes, [ATTR.destinationName]: topic };
+    if (info.messageId !== undefined) spanAttributes[ATTR.messageId] = info.messageId;
+    const parent = context.active();
+    const span = this.#tracer.startSpan(`${operation} ${info.subscription ?? topic}`, { kind: SpanKind.CLIENT, attributes: spanAttributes }, parent);
+    const started = performance.now();
+    try {
+      return await context.with(trace.setSpan(parent, span), fn);
+    } catch (error) {
+      failSpan(span, error);
+      metricAttributes[ATTR.errorType] = errorTypeOf(error);
+      throw error;
+    } finally {
+      span.end();
+      this.#operationDuration.record((performance.now() - started) / 1000, metricAttributes);
+    }
+  }
+
+  /** The trace context carried by a message's headers (ROOT_CONTEXT-based), e.g. to link spans by hand. */
+  extractContext(headers: Readonly<Headers>): Context {
+    return this.#extract(headers);
+  }
+
+  #inject(ctx: Context, headers: Headers): void {
+    if (this.#propagator) this.#propagator.inject(ctx, headers, headerSetter);
+    else propagation.inject(ctx, headers, headerSetter);
+  }
+
+  #extract(headers: Readonly<Headers>): Context {
+    return this.#propagator ? this.#propagator.extract(ROOT_CONTEXT, headers, headerGetter) : propagation.extract(ROOT_CONTEXT, headers, headerGetter);
+  }
+
+  #receiptAttributes(span: Span, result: unknown): void {
+    if (result === null || typeof result !== 'object') return;
+    const { partition, offset } = result as { partition?: unknown; offset?: unknown };
+    if (typeof partition === 'number') span.setAttribute(ATTR.partitionId, String(partition));
+    if (typeof offset === 'string' && this.system === 'kafka') span.setAttribute(ATTR.kafkaOffset, Number(offset));
+  }
+}
+
+/** Error status with the error recorded — redacted: client-library messages quote URLs with passwords. */
+function failSpan(span: Span, error: unknown): void {
+  span.setAttribute(ATTR.errorType, errorTypeOf(error));
+  if (!span.isRecording()) return;
+  const safe = redactError(error);
+  span.recordException(safe);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: redactString(safe.message) });
+}
