@@ -138,9 +138,17 @@ function stripBrackets(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
-/** The shell command a person runs to bring a broker up. */
-export function startCommand(name: BrokerName): string {
-  return `npm run brokers -- start ${name}`;
+const PORT_ENV: Record<BrokerName, { readonly name: string; readonly port: number }> = {
+  redis: { name: 'REDIS_PORT', port: 6379 },
+  rabbitmq: { name: 'RABBITMQ_PORT', port: 5672 },
+  kafka: { name: 'KAFKA_PORT', port: 9092 },
+};
+
+/** The shell command a person runs to bring a broker up (naming the port when it is not the default). */
+export function startCommand(name: BrokerName, urls: BrokerUrls = brokerUrls()): string {
+  const { port } = brokerEndpoint(name, urls);
+  const env = PORT_ENV[name];
+  return `${port === env.port ? '' : `${env.name}=${port} `}npm run brokers -- start ${name}`;
 }
 
 // A protocol round trip, not just a TCP accept: a JVM or Erlang VM listens before it serves.
