@@ -34,7 +34,7 @@ export class Topology {
   private readonly exchanges = new Map<string, ExchangeDeclaration>();
   private readonly queues = new Map<string, QueueDeclaration>();
   private readonly bindings = new Map<string, BindingDeclaration>();
-  private channel: Channel | undefined;
+  private channels: Partial<Record<Purpose, Channel>> = {};
   private channelModel: ChannelModel | undefined;
   private readonly timeoutMs: number;
 
@@ -44,7 +44,7 @@ export class Topology {
 
   /** Runs after every (re)connect: declare everything remembered, exchanges first. */
   async restore(model: ChannelModel): Promise<void> {
-    this.channel = undefined;
+    this.channels = {};
     this.channelModel = model;
     for (const exchange of this.exchanges.values()) await this.apply(model, 'exchange', exchange.name, (ch) => ch.assertExchange(exchange.name, exchange.type, exchange.options));
     for (const queue of this.queues.values()) await this.apply(model, 'queue', queue.name, (ch) => ch.assertQueue(queue.name, queue.options));
@@ -89,15 +89,15 @@ export class Topology {
   }
 
   async close(): Promise<void> {
-    const channel = this.channel;
-    this.channel = undefined;
-    if (channel) await withTimeout(channel.close(), 2_000, 'RabbitMQ close topology channel').catch(() => undefined);
+    const channels = Object.values(this.channels);
+    this.channels = {};
+    for (const channel of channels) await withTimeout(channel.close(), 2_000, 'RabbitMQ close topology channel').catch(() => undefined);
   }
 
   /** Passive check: message and consumer counts, or undefined when the queue does not exist. */
   async inspectQueue(model: ChannelModel, name: string): Promise<{ messageCount: number; consumerCount: number } | undefined> {
     try {
-      return await this.apply(model, 'queue', name, (ch) => ch.checkQueue(name));
+      return await this.apply(model, 'queue', name, (ch) => ch.checkQueue(name), 'inspect');
     } catch {
       return undefined;
     }
@@ -111,27 +111,46 @@ export class Topology {
     return [...this.queues.keys()];
   }
 
-  private async apply<T>(model: ChannelModel, kind: string, name: string, op: (channel: Channel) => Promise<T>): Promise<T> {
-    const channel = await this.channelFor(model);
-    try {
-      return await withTimeout(op(channel), this.timeoutMs, `RabbitMQ declare ${kind} '${name}'`);
-    } catch (cause) {
-      throw new TopologyError(`RabbitMQ refused to declare ${kind} '${name}'`, { broker: 'rabbitmq', cause, hint: errorHint(cause) });
+  private async apply<T>(model: ChannelModel, kind: string, name: string, op: (channel: Channel) => Promise<T>, purpose: Purpose = 'declare'): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const channel = await this.channelFor(model, purpose);
+      try {
+        return await withTimeout(op(channel), this.timeoutMs, `RabbitMQ declare ${kind} '${name}'`);
+      } catch (cause) {
+        // Another operation's refusal closed the shared channel under this one ("Channel ended"):
+        // not this declaration's fault, so try once more on a fresh channel.
+        // (A refused operation itself fails with "Operation failed: … 406/404", not this.)
+        if (attempt === 1 && isChannelGone(cause) && model === this.channelModel) continue;
+        throw new TopologyError(`RabbitMQ refused to declare ${kind} '${name}'`, { broker: 'rabbitmq', cause, hint: errorHint(cause) });
+      }
     }
   }
 
-  private async channelFor(model: ChannelModel): Promise<Channel> {
-    if (this.channel && this.channelModel === model) return this.channel;
+  private async channelFor(model: ChannelModel, purpose: Purpose): Promise<Channel> {
+    const current = this.channels[purpose];
+    if (current && this.channelModel === model) return current;
+    if (this.channelModel !== model) this.channels = {};
     const channel = await withTimeout(model.createChannel(), this.timeoutMs, 'RabbitMQ open channel');
     // A refused declaration closes the channel with an error; the next declaration opens a new one.
     channel.on('error', () => undefined);
     channel.on('close', () => {
-      if (this.channel === channel) this.channel = undefined;
+      if (this.channels[purpose] === channel) delete this.channels[purpose];
     });
-    this.channel = channel;
+    this.channels[purpose] = channel;
     this.channelModel = model;
     return channel;
   }
+}
+
+/**
+ * Passive checks (checkQueue) close their channel with 404 when the queue does not exist, so they
+ * get a channel of their own and never take a concurrent declaration down with them.
+ */
+type Purpose = 'declare' | 'inspect';
+
+function isChannelGone(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /Channel ended|Channel closed|Channel closing/i.test(message);
 }
 
 function bindingKey(b: BindingDeclaration): string {

@@ -57,8 +57,11 @@ export function fromConsumeMessage(msg: ConsumeMessage): WireMessage {
   const { properties, fields } = msg;
   const raw: MessagePropertyHeaders = properties.headers ?? {};
   const headers: Headers = {};
+  // Copies coming back from our TTL retry queues carry x-first-death-* about that queue: noise to users.
+  const viaRetryQueue = raw[TOPIC_HEADER] !== undefined;
   for (const name of Object.keys(raw)) {
     if (STRIPPED.has(name)) continue;
+    if (viaRetryQueue && name.startsWith('x-first-death-')) continue;
     const value = headerToString(raw[name]);
     if (value !== undefined) headers[name] = value;
   }

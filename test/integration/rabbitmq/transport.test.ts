@@ -78,9 +78,9 @@ describe('RabbitMQTransport', () => {
 
   it('redelivers after nack with requeue, and after a delay through a TTL retry queue', async () => {
     const topic = unique('retry');
-    const seen: Array<{ count: number; at: number; attemptHeader: string | undefined }> = [];
+    const seen: Array<{ count: number; at: number; attemptHeader: string | undefined; headers: Record<string, string> }> = [];
     const sub = await transport.consume(spec(topic, 'g'), async (d) => {
-      seen.push({ count: d.deliveryCount, at: Date.now(), attemptHeader: d.message.headers[HEADER.attempt] });
+      seen.push({ count: d.deliveryCount, at: Date.now(), attemptHeader: d.message.headers[HEADER.attempt], headers: d.message.headers });
       if (seen.length === 1) await d.nack({ requeue: true });
       else if (seen.length === 2) await d.nack({ requeue: true, delayMs: 300 });
       else await d.ack();
@@ -90,6 +90,7 @@ describe('RabbitMQTransport', () => {
     expect(seen[1]!.count).toBe(2); // immediate requeue: redelivered flag
     expect(seen[2]!.count).toBe(3); // carried in the attempt header through the retry queue
     expect(seen[2]!.attemptHeader).toBe('3');
+    expect(Object.keys(seen[2]!.headers).filter((h) => h.startsWith('x-first-death'))).toEqual([]);
     expect(seen[2]!.at - seen[1]!.at).toBeGreaterThanOrEqual(250);
     await sub.close();
   });
@@ -128,6 +129,14 @@ describe('RabbitMQTransport', () => {
     await waitFor(() => held.length === 3);
     for (const d of held.splice(0)) await d.ack();
     await sub.close();
+  });
+
+  it('keeps declaring while a passive check of a missing queue fails at the same time (regression)', async () => {
+    const missing = unique('missing.queue');
+    const names = [unique('decl.a'), unique('decl.b'), unique('decl.c')];
+    const results = await Promise.all([transport.queueDepth(missing), ...names.map((n) => transport.declareQueue(n)), transport.queueDepth(missing)]);
+    expect(results[0]).toBeUndefined();
+    for (const n of names) await transport.deleteQueue(n);
   });
 
   it('reports health with consumers and queue depths', async () => {
