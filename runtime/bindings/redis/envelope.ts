@@ -11,6 +11,13 @@ const decoder = new TextDecoder();
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
 
+/**
+ * Inline JSON data is written last, after this exact marker. JSON.stringify never emits a space
+ * outside strings and a string cannot hold a bare quote, so the marker cannot occur earlier in an
+ * envelope we wrote: the reader slices the payload out as is instead of parsing and re-encoding it.
+ */
+const DATA_MARKER = ',"data": ';
+
 export function encodeEnvelope(message: WireMessage): string {
   let text = `{"specversion":"1.0","id":${JSON.stringify(message.messageId)},"source":"contractbus","type":${JSON.stringify(message.topic)},"time":"${new Date(message.timestamp).toISOString()}","datacontenttype":${JSON.stringify(message.contentType)}`;
   if (message.correlationId !== undefined) text += `,"correlationid":${JSON.stringify(message.correlationId)}`;
@@ -25,7 +32,7 @@ export function encodeEnvelope(message: WireMessage): string {
   if (hasHeaders) text += `,"headers":${JSON.stringify(message.headers)}`;
   const body = decoder.decode(message.body);
   // The payload is inlined only when it is JSON (the codec produced it); anything else is base64.
-  if (JSON_TYPE.test(message.contentType) && isJsonText(body)) text += `,"data":${body}}`;
+  if (JSON_TYPE.test(message.contentType) && isJsonText(body)) text += `${DATA_MARKER}${body}}`;
   else text += `,"data_base64":"${Buffer.from(message.body).toString('base64')}"}`;
   return text;
 }
@@ -51,10 +58,18 @@ interface Envelope {
  */
 export function decodeEnvelope(text: string, channel: string, fallbackId: () => string): WireMessage {
   let parsed: unknown;
+  let rawData: string | undefined;
   try {
-    parsed = text.startsWith('{"specversion"') || text.includes('"specversion"') ? JSON.parse(text) : undefined;
+    const marker = text.startsWith('{"specversion"') && text.endsWith('}') ? text.indexOf(DATA_MARKER) : -1;
+    if (marker > 0) {
+      parsed = JSON.parse(`${text.slice(0, marker)}}`);
+      rawData = text.slice(marker + DATA_MARKER.length, -1);
+    } else {
+      parsed = text.includes('"specversion"') ? JSON.parse(text) : undefined;
+    }
   } catch {
     parsed = undefined;
+    rawData = undefined;
   }
   if (!parsed || typeof parsed !== 'object' || (parsed as Envelope).specversion === undefined) {
     return { messageId: fallbackId(), topic: channel, body: encoder.encode(text), headers: {}, contentType: 'application/octet-stream', timestamp: Date.now() };
@@ -62,7 +77,8 @@ export function decodeEnvelope(text: string, channel: string, fallbackId: () => 
   const event = parsed as Envelope;
   const contentType = typeof event.datacontenttype === 'string' ? event.datacontenttype : 'application/json';
   let body: Uint8Array;
-  if (typeof event.data_base64 === 'string') body = Buffer.from(event.data_base64, 'base64');
+  if (rawData !== undefined) body = encoder.encode(rawData);
+  else if (typeof event.data_base64 === 'string') body = Buffer.from(event.data_base64, 'base64');
   else if (event.data === undefined) body = new Uint8Array(0);
   else if (typeof event.data === 'string' && !JSON_TYPE.test(contentType)) body = encoder.encode(event.data);
   else body = encoder.encode(JSON.stringify(event.data));

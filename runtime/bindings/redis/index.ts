@@ -13,3 +13,5 @@ export type {
   RedisSharedOptions,
   RedisStreamsOptions,
 } from './options.ts';
+export { RedisPubSubClient, RedisStreamsClient, fromUrl } from './client.ts';
+export type { RedisPubSubClientOptions, RedisStreamsClientOptions } from './client.ts';

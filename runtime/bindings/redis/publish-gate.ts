@@ -33,6 +33,11 @@ export class PublishGate {
     return this.#buffer.size;
   }
 
+  /** In [0, 1], for health (BrokerClient reports ≥ 0.9 as an issue). */
+  get fill(): number {
+    return this.#buffer.maxMessages === 0 ? 0 : this.#buffer.fill;
+  }
+
   /** Resolves at once when Redis is writable, after reconnection when it is coming back; rejects otherwise. */
   whenWritable(topic: string, bytes: number, timeoutMs: number): Promise<void> {
     const status = this.#connections.status;

@@ -7,7 +7,6 @@
  * restart): it reconnects, resubscribes, counts the gap and says so in health().
  */
 import { randomUUID } from 'node:crypto';
-import { CapabilityError } from '../../core/errors.ts';
 import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
 import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
 import { HEADER } from '../../core/headers.ts';
@@ -123,13 +122,8 @@ export class RedisPubSubTransport implements Transport {
   }
 
   async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
-    if (spec.group !== undefined) {
-      throw new CapabilityError(`Redis Pub/Sub has no consumer groups (subscribe to "${spec.topic}" with group "${spec.group}")`, {
-        broker: 'redis',
-        topic: spec.topic,
-        hint: 'Use Redis Streams (redis+streams:// or RedisStreamsClient) for competing consumers and durable delivery',
-      });
-    }
+    // A group reaches us only when the user asked BrokerClient to emulate one (emulate: true):
+    // Pub/Sub cannot make members compete, so every subscription gets every message.
     const subscriber = await this.#subscriberConnection();
     const pattern = isPattern(spec.topic) ? compilePattern(spec.topic) : undefined;
     const subscription = new PubSubSubscription(spec, pattern, onDelivery, this.#maxBuffered, () => this.#detach(subscription));
@@ -183,6 +177,7 @@ export class RedisPubSubTransport implements Transport {
         connections: this.connections.openConnections,
         lastError: this.connections.lastError,
         publishesWaitingForReconnect: this.#gate.waiting,
+        bufferFill: this.#gate.fill,
         subscriptions,
         gaps: this.#gapCount,
         lastGap: this.#gaps.at(-1),

@@ -142,6 +142,7 @@ export class RedisStreamsTransport implements Transport {
         connections: this.connections.openConnections,
         lastError: this.connections.lastError,
         publishesWaitingForReconnect: this.#gate.waiting,
+        bufferFill: this.#gate.fill,
         subscriptions: subscriptions.map((s) => s.details),
       },
     };

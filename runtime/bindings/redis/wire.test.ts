@@ -31,6 +31,19 @@ describe('Pub/Sub CloudEvents envelope', () => {
     expect({ ...decoded, body: text(decoded.body) }).toEqual({ ...message, body: text(message.body) });
   });
 
+  it('finds the payload even when a header looks like the data member', () => {
+    const tricky: WireMessage = { ...message, headers: { data: ',"data": {"x":1}', other: '"data": ' } };
+    const decoded = decodeEnvelope(encodeEnvelope(tricky), 'orders.created', () => 'f');
+    expect(text(decoded.body)).toBe('{"orderId":"7","total":12.5}');
+    expect(decoded.headers).toEqual(tricky.headers);
+  });
+
+  it('reads envelopes written by other CloudEvents producers', () => {
+    const decoded = decodeEnvelope('{"specversion":"1.0","id":"ext-1","type":"t","datacontenttype":"application/json","data":{"a":[1,2]}}', 'c', () => 'f');
+    expect(decoded.messageId).toBe('ext-1');
+    expect(JSON.parse(text(decoded.body))).toEqual({ a: [1, 2] });
+  });
+
   it('carries non-JSON payloads as data_base64', () => {
     const binary: WireMessage = { ...message, body: new Uint8Array([0, 255, 1]), contentType: 'application/octet-stream' };
     const decoded = decodeEnvelope(encodeEnvelope(binary), 't', () => 'f');

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { RedisPubSubTransport } from '../../../runtime/bindings/redis/pubsub-transport.ts';
 import type { PubSubGap } from '../../../runtime/bindings/redis/options.ts';
 import type { Delivery, WireMessage } from '../../../runtime/core/transport.ts';
-import { BufferFullError, CapabilityError, ConnectionError } from '../../../runtime/core/errors.ts';
+import { BufferFullError, ConnectionError } from '../../../runtime/core/errors.ts';
 import { REDIS_URL, privateRedis, unique, waitFor, wipe } from './support.ts';
 
 const encoder = new TextEncoder();
@@ -112,11 +112,6 @@ describe('Redis Pub/Sub transport', () => {
     await admin.del(dlq);
     await admin.quit();
     await sub.close();
-  });
-
-  it('refuses consumer groups with a clear error', async () => {
-    await expect(transport.consume({ topic: 'x', group: 'g', prefetch: 1, startFrom: 'latest' }, async () => undefined)).rejects.toThrow(CapabilityError);
-    await expect(transport.consume({ topic: 'x', group: 'g', prefetch: 1, startFrom: 'latest' }, async () => undefined)).rejects.toThrow(/redis\+streams/);
   });
 
   it('declares at-most-once', () => {

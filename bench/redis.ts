@@ -1,0 +1,156 @@
+/**
+ * Redis benchmark: raw ioredis against contractbus (payload validated with zod on consume), in one
+ * run, for both modes. Each case publishes MESSAGES small JSON messages with a window of WINDOW
+ * unconfirmed publishes and one subscriber; throughput is end to end (first publish → last handled),
+ * latency is publish-call → handler per message. Run: node --conditions=development bench/redis.ts
+ */
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { BenchResult } from './lib.ts';
+import { heapUsedMb, nowMs, summarise, uniqueName } from './lib.ts';
+import { RedisPubSubClient, RedisStreamsClient } from '../runtime/bindings/redis/index.ts';
+import type { MessageBroker } from '../runtime/core/types.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const WINDOW = 100;
+
+const Order = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  status: z.enum(['created', 'paid', 'shipped']),
+  total: z.number().nonnegative(),
+  currency: z.string().length(3),
+  items: z.number().int(),
+  sentAt: z.number(),
+});
+type OrderT = z.infer<typeof Order>;
+
+function order(i: number): OrderT {
+  return { orderId: `o-${i}`, customerId: `c-${i % 97}`, status: 'paid', total: 12.5 + i, currency: 'EUR', items: 3, sentAt: nowMs() };
+}
+
+interface Measured {
+  msgPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  heapMb: number;
+}
+
+/** Publishes with at most WINDOW in flight, resolves when `received()` reaches MESSAGES. */
+async function drive(publish: (i: number) => Promise<unknown>, received: () => number, latencies: number[]): Promise<Measured> {
+  const heapBefore = heapUsedMb();
+  const started = nowMs();
+  let next = 0;
+  const lanes = Array.from({ length: WINDOW }, async () => {
+    while (next < MESSAGES) {
+      const i = next++;
+      await publish(i);
+    }
+  });
+  await Promise.all(lanes);
+  const deadline = Date.now() + 60_000;
+  while (received() < MESSAGES) {
+    if (Date.now() > deadline) throw new Error(`only ${received()} of ${MESSAGES} messages arrived within 60 s`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const elapsed = nowMs() - started;
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
+}
+
+async function rawPubSub(): Promise<Measured> {
+  const pub = new Redis(REDIS_URL);
+  const sub = new Redis(REDIS_URL);
+  const channel = uniqueName('bench.raw.pubsub');
+  const latencies: number[] = [];
+  sub.on('message', (_channel: string, text: string) => {
+    const message = JSON.parse(text) as OrderT;
+    latencies.push(nowMs() - message.sentAt);
+  });
+  await sub.subscribe(channel);
+  const result = await drive((i) => pub.publish(channel, JSON.stringify(order(i))), () => latencies.length, latencies);
+  await Promise.all([pub.quit(), sub.quit()]);
+  return result;
+}
+
+async function rawStreams(): Promise<Measured> {
+  const pub = new Redis(REDIS_URL);
+  const reader = new Redis(REDIS_URL);
+  const stream = uniqueName('bench.raw.streams');
+  const group = 'bench';
+  await pub.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+  const latencies: number[] = [];
+  let stop = false;
+  const consume = (async () => {
+    while (!stop) {
+      const reply = (await reader.xreadgroup('GROUP', group, 'c1', 'COUNT', WINDOW, 'BLOCK', 200, 'STREAMS', stream, '>')) as Array<[string, Array<[string, string[]]>]> | null;
+      for (const [, entries] of reply ?? []) {
+        for (const [id, fields] of entries) {
+          const message = JSON.parse(fields[1] as string) as OrderT;
+          latencies.push(nowMs() - message.sentAt);
+          void pub.xack(stream, group, id);
+        }
+      }
+    }
+  })();
+  const result = await drive((i) => pub.xadd(stream, 'MAXLEN', '~', 100_000, '*', 'data', JSON.stringify(order(i))), () => latencies.length, latencies);
+  stop = true;
+  await consume;
+  await pub.del(stream);
+  await Promise.all([pub.quit(), reader.quit()]);
+  return result;
+}
+
+async function contractbus(broker: MessageBroker, mode: 'pubsub' | 'streams'): Promise<Measured> {
+  await broker.connect();
+  const topic = uniqueName(`bench.contractbus.${mode}`);
+  const latencies: number[] = [];
+  const validate = (payload: unknown): OrderT => Order.parse(payload);
+  const subscription = await broker.subscribe<OrderT>(
+    topic,
+    (message) => {
+      latencies.push(nowMs() - message.sentAt);
+    },
+    { validate, concurrency: WINDOW, prefetch: WINDOW * 2, group: mode === 'streams' ? 'bench' : undefined, startFrom: 'earliest' },
+  );
+  const result = await drive((i) => broker.publish(topic, order(i)), () => latencies.length, latencies);
+  await subscription.close();
+  await broker.disconnect();
+  if (mode === 'streams') {
+    const admin = new Redis(REDIS_URL);
+    await admin.del(topic);
+    await admin.quit();
+  }
+  return result;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [];
+  const add = (suite: string, name: string, baseline: boolean, m: Measured): void => {
+    rows.push({ suite, case: name, baseline, messages: MESSAGES, msgPerSec: Math.round(m.msgPerSec), p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb });
+  };
+  // Warm-up so JIT and connections do not bias the first case.
+  await rawPubSub();
+  add('redis-pubsub', 'raw ioredis', true, await rawPubSub());
+  add('redis-pubsub', 'contractbus (validated)', false, await contractbus(new RedisPubSubClient({ url: REDIS_URL }), 'pubsub'));
+  add('redis-streams', 'raw ioredis', true, await rawStreams());
+  add('redis-streams', 'contractbus (validated)', false, await contractbus(new RedisStreamsClient({ url: REDIS_URL }), 'streams'));
+  return rows;
+}
+
+if (import.meta.main) {
+  const rows = await run();
+  const base = (suite: string): BenchResult | undefined => rows.find((r) => r.suite === suite && r.baseline);
+  console.table(
+    rows.map((r) => ({
+      suite: r.suite,
+      case: r.case,
+      'msg/s': r.msgPerSec,
+      'vs raw': r.baseline ? '' : `${((r.msgPerSec ?? 0) / (base(r.suite)?.msgPerSec ?? 1)).toFixed(2)}×`,
+      'p50 ms': r.p50Ms?.toFixed(3),
+      'p99 ms': r.p99Ms?.toFixed(3),
+      'p99 +ms': r.baseline ? '' : ((r.p99Ms ?? 0) - (base(r.suite)?.p99Ms ?? 0)).toFixed(3),
+      'heap MB': r.heapMb?.toFixed(1),
+    })),
+  );
+}
