@@ -65,12 +65,26 @@ with_broker_lock() {
 # True when something accepts TCP connections on HOST:$1 within ~1 s.
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
 
-# PID from a pid file, only if that process is still alive.
+# PID from a pid file, only if that process is still alive AND is what the file says it is:
+# after a reboot or a long gap the number may belong to an unrelated process we must not kill.
 live_pid() {
-  local f="$1" pid
+  local f="$1" pid pattern cmdline
   [[ -s "$f" ]] || return 1
   pid="$(tr -dc '0-9' <"$f")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  case "${f##*/}" in
+    kafka.pid) pattern='kafka\.Kafka' ;;
+    redis.pid) pattern='redis-server' ;;
+    rabbitmq.pid) pattern='rabbitmq-server' ;;
+    beam.pid) pattern='beam|erl' ;;
+    epmd.pid) pattern='epmd' ;;
+    *) pattern='' ;;
+  esac
+  if [[ -n $pattern && -r /proc/$pid/cmdline ]]; then
+    cmdline="$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)"
+    [[ $cmdline =~ $pattern ]] || return 1
+  fi
+  echo "$pid"
 }
 
 # Sends SIGTERM to a PID we started, waits up to $2 seconds, then SIGKILL.
