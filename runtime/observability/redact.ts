@@ -54,7 +54,7 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@"'<>]*):([^\s"'<>]*)@
 const URL_USER_ONLY = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@"'<>]{17,})@/gi;
 // ?password=…&token=… in URLs and `password=…` / `password: …` in free text.
 const SECRET_PARAM =
-  /((?:^|[?&;,\s"'{(])(?:password|passwd|pwd|pass|secret|client_secret|token|access_token|refresh_token|api_key|apikey|sasl_password|saslPassword|authorization|auth)\s*["']?\s*[=:]\s*["']?)([^&\s"',;)}]+)/gi;
+  /((?:^|[?&;,\s"'{(])(?:password|passwd|pwd|pass|secret|client_secret|token|access_token|refresh_token|api_key|apikey|sasl_password|saslPassword|authorization|auth)\s*["']?\s*[=:]\s*["']?)((?:Bearer|Basic)\s+)?([^&\s"',;)}]+)/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g;
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g;
 
