@@ -62,6 +62,8 @@ export class LatencyHistogram {
     for (let i = 0; i <= BUCKETS; i++) {
       seen += this.#counts[i] ?? 0;
       if (seen >= rank) {
+        // The last bucket is open-ended: only max bounds it.
+        if (i === BUCKETS) return this.#max;
         const upper = LOWEST_MS * GROWTH ** i;
         return Math.min(this.#max, Math.max(this.#min, upper));
       }
