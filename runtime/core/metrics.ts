@@ -126,19 +126,19 @@ export class MetricsCollector implements MetricsRecorder {
     this.#total.messagesConsumed++;
     this.handlerDuration.record(durationMs);
   }
-  processingError(topic: string): void {
+  processingError(topic: string, _error?: unknown): void {
     this.#topic(topic).processingErrors++;
     this.#total.processingErrors++;
   }
-  retried(topic: string): void {
+  retried(topic: string, _attempt?: number): void {
     this.#topic(topic).retries++;
     this.#total.retries++;
   }
-  deadLettered(topic: string): void {
+  deadLettered(topic: string, _reason?: string): void {
     this.#topic(topic).deadLettered++;
     this.#total.deadLettered++;
   }
-  dropped(topic: string): void {
+  dropped(topic: string, _reason?: string): void {
     this.#topic(topic).dropped++;
     this.#total.dropped++;
   }
@@ -150,7 +150,7 @@ export class MetricsCollector implements MetricsRecorder {
     this.#topic(topic).expiredDropped++;
     this.#total.expiredDropped++;
   }
-  connectionError(): void {
+  connectionError(_error?: unknown): void {
     this.#connectionErrors++;
   }
   inFlight(delta: number): void {
