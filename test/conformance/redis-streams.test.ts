@@ -1,0 +1,38 @@
+/**
+ * The universal conformance suite against Redis Streams. It runs on its own redis-server (port
+ * 6393, AOF with appendfsync always, data under .brokers/redis-conformance), started and stopped
+ * by PID here, so the restart case proves "nothing confirmed lost" on a Redis that persists
+ * (the shared Redis on 6379 runs without persistence) without disturbing anyone else's tests.
+ */
+import { afterAll, beforeAll } from 'vitest';
+import { RedisStreamsClient, STREAMS_CAPABILITIES } from '../../runtime/bindings/redis/index.ts';
+import { privateRedis, wipe } from '../integration/redis/support.ts';
+import { runConformanceSuite } from './suite.ts';
+
+const server = privateRedis('redis-conformance', 6393, ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always']);
+
+beforeAll(async () => {
+  wipe(server.dir);
+  await server.start();
+});
+
+afterAll(async () => {
+  await server.stop();
+  wipe(server.dir);
+});
+
+runConformanceSuite({
+  name: 'redis-streams',
+  capabilities: STREAMS_CAPABILITIES,
+  timeoutMs: 5000,
+  async create() {
+    // claimIdleMs short so a closed member's unacked entries move on within the suite's waits.
+    const broker = new RedisStreamsClient({ url: `redis+streams://127.0.0.1:${server.port}`, reconnectDelay: 50, maxReconnectDelay: 200, claimIdleMs: 1000, blockMs: 500 });
+    await broker.connect();
+    return broker;
+  },
+  async restartBroker() {
+    await server.stop();
+    await server.start();
+  },
+});
