@@ -121,3 +121,13 @@ export function fileSlug(text: string, fallback = 'contract'): string {
     .replace(/-+$/g, '');
   return slug || fallback;
 }
+
+/** A JSON value as a TS/JS expression; unlike raw JSON, a `__proto__` key stays an own property. */
+export function valueLiteral(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(valueLiteral).join(', ')}]`;
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) return '{}';
+  return `{ ${entries.map(([k, v]) => `${propertyKey(k)}: ${valueLiteral(v)}`).join(', ')} }`;
+}

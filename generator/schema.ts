@@ -393,7 +393,9 @@ function objectExpr(schema: Obj, ctx: Context, pointer: string): Expr {
     const propSchema = (Object.hasOwn(properties, name) ? properties[name] : true) as JsonSchema;
     const prop = emit(propSchema, ctx, `${pointer}/properties/${escapePointer(name)}`);
     const hasDefault = isObj(propSchema) && propSchema['default'] !== undefined;
-    const code = required.has(name) || hasDefault ? prop.code : `${prop.code}.optional()`;
+    // Nested shapes: indent their continuation lines under this property.
+    const nested = prop.code.replace(/\n/g, '\n  ');
+    const code = required.has(name) || hasDefault ? nested : `${nested}.optional()`;
     const doc = isObj(propSchema) ? describe(propSchema) : undefined;
     const docText = doc ? jsDoc(doc, '  ') : '';
     if (prop.forward) {
@@ -427,7 +429,6 @@ function escapePointer(name: string): string {
 export function describe(schema: Obj): string | undefined {
   const parts: string[] = [];
   if (typeof schema['description'] === 'string') parts.push(schema['description']);
-  else if (typeof schema['title'] === 'string' && refKey(schema) === undefined) parts.push(schema['title']);
   if (schema['deprecated'] === true) parts.push('@deprecated');
   return parts.length ? parts.join('\n') : undefined;
 }

@@ -1,0 +1,589 @@
+/**
+ * The contract model: a plain, JSON-serialisable, normalised view of an AsyncAPI document, and the
+ * ONLY input of the templates. AsyncAPI 2.6 and 3.x become the same model for the same contract
+ * (operations are read through `isSend()`/`isReceive()`, never through 2.x's inverted publish/subscribe).
+ * Every identifier, type name, file name and string literal the templates print is computed here.
+ */
+import type { AsyncAPIDocumentInterface, ChannelInterface, MessageInterface, OperationInterface } from '@asyncapi/parser';
+import { camelCase, fileSlug, jsDoc, literal, pascalCase, uniqueIdentifier, uniqueMemberName, valueLiteral } from './names.ts';
+import { emitSchemas, describe, REF_PREFIX } from './schema.ts';
+import type { JsonSchema, ObjectMode } from './schema.ts';
+
+export interface ContractModel {
+  /** The AsyncAPI version of the source document (the only field that differs between 2.6 and 3.0 of one contract). */
+  specVersion: string;
+  title: string;
+  version: string;
+  id: string | undefined;
+  description: string | undefined;
+  /** Folder name under the output directory. */
+  slug: string;
+  files: { schemas: string; client: string; index: string; fixtures: string | undefined };
+  /** Relative import paths between the generated files (with the chosen extension). */
+  imports: { schemas: string; client: string; fixtures: string | undefined; runtime: string };
+  /** Message examples for fixtures.ts (validated at generation). */
+  fixtureMessages: FixtureMessageModel[];
+  clientFactory: string;
+  clientType: string;
+  /** `export const <name>` with title/version/id of the contract. */
+  contractInfoName: string;
+  headerDoc: string;
+  literals: { title: string; version: string; id: string };
+  schemas: SchemaModel[];
+  channels: ChannelModel[];
+  messages: MessageModel[];
+  operations: OperationModel[];
+  hasPublish: boolean;
+  hasSubscribe: boolean;
+  hasParameters: boolean;
+}
+
+export interface SchemaModel {
+  key: string;
+  /** Exported const (the zod schema) and its output type. */
+  identifier: string;
+  /** The input type (what a publisher passes: defaults optional). */
+  inputType: string;
+  role: 'named' | 'payload' | 'headers' | 'parameters' | 'union';
+  doc: string;
+  /** Normalised JSON Schema; references to other named schemas are `$ref: '#/components/schemas/<key>'`. */
+  json: JsonSchema;
+  zod: string;
+  recursive: boolean;
+}
+
+export interface ParameterModel {
+  name: string;
+  nameLiteral: string;
+  description: string | undefined;
+  schema: JsonSchema;
+}
+
+export interface ChannelModel {
+  /** Stable name derived from the address (the same for 2.6 and 3.0). */
+  name: string;
+  address: string;
+  addressLiteral: string;
+  description: string | undefined;
+  parameters: ParameterModel[];
+  /** Identifier of the parameters schema in schemas.ts, when the address has parameters. */
+  paramsSchema: string | undefined;
+  bindings: Record<string, unknown>;
+  deadLetterTopic: string | undefined;
+}
+
+export interface MessageExampleModel {
+  name: string | undefined;
+  payload: unknown;
+  headers: Record<string, unknown> | undefined;
+}
+
+export interface MessageModel {
+  key: string;
+  name: string;
+  title: string | undefined;
+  summary: string | undefined;
+  description: string | undefined;
+  contentType: string;
+  payloadSchema: string;
+  headersSchema: string | undefined;
+  correlationId: { location: string; header: string | undefined } | undefined;
+  examples: MessageExampleModel[];
+  bindings: Record<string, unknown>;
+}
+
+export interface FixtureMessageModel {
+  key: string;
+  keyLiteral: string;
+  payloadSchema: string;
+  payloadInputType: string;
+  headersSchema: string | undefined;
+  headersInputType: string | undefined;
+  examples: Array<{ index: number; nameLiteral: string; payloadJson: string; headersJson: string | undefined; payload: unknown; headers: unknown }>;
+}
+
+export interface OperationModel {
+  /** Operation id (3.x key; 2.6 operationId, else channel + action). */
+  id: string;
+  functionName: string;
+  action: 'send' | 'receive';
+  isSend: boolean;
+  channel: string;
+  address: string;
+  addressLiteral: string;
+  messages: string[];
+  summary: string | undefined;
+  description: string | undefined;
+  doc: string;
+  /** schemas.ts identifiers (prefix `schemas.` is added by the template). */
+  payloadSchema: string;
+  payloadType: string;
+  payloadInputType: string;
+  headersSchema: string | undefined;
+  headersType: string | undefined;
+  headersInputType: string | undefined;
+  /** The headers object must be passed (the contract requires a header). */
+  headersRequired: boolean;
+  /** Header that carries the correlation id (from the message's correlationId location). */
+  correlationHeaderLiteral: string | undefined;
+  hasParams: boolean;
+  paramsSchema: string | undefined;
+  paramsType: string | undefined;
+  paramNames: string[];
+  deadLetterTopicLiteral: string | undefined;
+  contentTypeLiteral: string;
+  topicLiteral: string;
+  bindings: Record<string, unknown>;
+  /** Internal module-level names in client.ts (never derived from the spec). */
+  internal: { payloadValidator: string; headersValidator: string; paramsValidator: string };
+}
+
+export interface ModelOptions {
+  /** Extension of relative imports between generated files: '.js' (compiled projects, default) or '.ts' (Node type stripping). */
+  importExtension?: '.js' | '.ts';
+  /** Objects without additionalProperties in payloads: default 'passthrough'. Headers always strip unknown keys from the type. */
+  objectMode?: ObjectMode;
+  fixtures?: boolean;
+  /** Module specifier of the runtime in generated imports. Default 'contractbus'. */
+  runtimeImport?: string;
+}
+
+export class ContractModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ContractModelError';
+  }
+}
+
+const DEAD_LETTER_EXTENSION = 'x-contractbus-dead-letter-topic';
+
+type Obj = Record<string, unknown>;
+function isObj(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Keys the parser adds (`x-parser-*`): not part of the contract. */
+function isParserKey(key: string): boolean {
+  return key.startsWith('x-parser-');
+}
+
+/** Deep copy without parser annotations; plain data only. */
+function clean(value: unknown, seen = new Set<unknown>()): unknown {
+  if (Array.isArray(value)) return value.map((v) => clean(v, seen));
+  if (!isObj(value)) return value;
+  if (seen.has(value)) return {};
+  seen.add(value);
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(value)) if (!isParserKey(k)) out[k] = clean(v, seen);
+  seen.delete(value);
+  return out;
+}
+
+const IDENTIFIER_LIKE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Collects named schemas from the parser's resolved (possibly cyclic) schema graph and rewrites
+ * references to them as `$ref`s. A schema is named when it is a component schema, has an
+ * identifier-like `title`, or closes a cycle.
+ */
+class SchemaCollector {
+  readonly named = new Map<string, { json: JsonSchema; role: SchemaModel['role']; order: number }>();
+  private readonly byObject = new Map<object, string>();
+  private counter = 0;
+
+  nameOf(node: Obj): string | undefined {
+    const id = node['x-parser-schema-id'];
+    if (typeof id === 'string' && !id.startsWith('<') && IDENTIFIER_LIKE.test(id)) return id;
+    const title = node['title'];
+    if (typeof title === 'string' && IDENTIFIER_LIKE.test(title)) return title;
+    return undefined;
+  }
+
+  /** Registers `node` under `preferredKey` (or its own name) and returns its key. */
+  register(node: unknown, preferredKey: string, role: SchemaModel['role']): string {
+    if (!isObj(node)) {
+      const key = this.uniqueKey(preferredKey, JSON.stringify(node));
+      this.named.set(key, { json: node === false ? false : true, role, order: this.counter++ });
+      return key;
+    }
+    const existing = this.byObject.get(node);
+    if (existing) return existing;
+    const key0 = this.nameOf(node) ?? preferredKey;
+    const stack = new Set<object>([node]);
+    const placeholder = `__pending_${this.counter}`;
+    this.byObject.set(node, placeholder);
+    const json = this.convert(node, stack, true);
+    const text = JSON.stringify(json);
+    const key = this.uniqueKey(key0, text);
+    this.byObject.set(node, key);
+    if (!this.named.has(key)) this.named.set(key, { json, role, order: this.counter++ });
+    this.fixPlaceholder(placeholder, key);
+    return key;
+  }
+
+  private pendingRefs: Array<{ holder: Obj; placeholder: string }> = [];
+
+  private fixPlaceholder(placeholder: string, key: string): void {
+    for (const ref of this.pendingRefs) if (ref.holder['$ref'] === `${REF_PREFIX}${placeholder}`) ref.holder['$ref'] = `${REF_PREFIX}${key}`;
+  }
+
+  /** Same name, same content → same key; same name, other content → numbered. */
+  private uniqueKey(base: string, content: string): string {
+    for (let i = 1; ; i++) {
+      const key = i === 1 ? base : `${base}${i}`;
+      const existing = this.named.get(key);
+      if (!existing || JSON.stringify(existing.json) === content) return key;
+    }
+  }
+
+  private convert(node: unknown, stack: Set<object>, isRoot: boolean): JsonSchema {
+    if (typeof node === 'boolean') return node;
+    if (!isObj(node)) return true;
+    if (!isRoot) {
+      const known = this.byObject.get(node);
+      if (known) {
+        const holder: Obj = { $ref: `${REF_PREFIX}${known}` };
+        if (known.startsWith('__pending_')) this.pendingRefs.push({ holder, placeholder: known });
+        return holder;
+      }
+      if (stack.has(node) || this.nameOf(node) !== undefined) {
+        const key = this.register(node, `Recursive${pascalCase(String(node['x-parser-schema-id'] ?? 'Schema'))}`, 'named');
+        return { $ref: `${REF_PREFIX}${key}` };
+      }
+    }
+    stack.add(node);
+    const out: Obj = {};
+    for (const [k, v] of Object.entries(node)) {
+      if (isParserKey(k)) continue;
+      if (k === 'properties' || k === 'patternProperties' || k === 'definitions' || k === '$defs' || k === 'dependentSchemas') {
+        if (isObj(v)) {
+          const props: Obj = {};
+          for (const [name, sub] of Object.entries(v)) props[name] = this.convert(sub, stack, false);
+          out[k] = props;
+        }
+      } else if (k === 'items' || k === 'additionalProperties' || k === 'additionalItems' || k === 'not' || k === 'contains' || k === 'propertyNames' || k === 'if' || k === 'then' || k === 'else') {
+        out[k] = Array.isArray(v) ? v.map((s) => this.convert(s, stack, false)) : typeof v === 'boolean' ? v : this.convert(v, stack, false);
+      } else if (k === 'oneOf' || k === 'anyOf' || k === 'allOf' || k === 'prefixItems') {
+        out[k] = Array.isArray(v) ? v.map((s) => this.convert(s, stack, false)) : v;
+      } else {
+        out[k] = clean(v);
+      }
+    }
+    stack.delete(node);
+    return out;
+  }
+}
+
+function sortedBindings(bindings: { all(): Array<{ protocol(): string; json(): unknown }> } | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!bindings) return out;
+  for (const b of [...bindings.all()].sort((a, c) => a.protocol().localeCompare(c.protocol()))) out[b.protocol()] = clean(b.json());
+  return out;
+}
+
+function messageKey(message: MessageInterface): string {
+  const json = message.json() as Obj;
+  const id = message.id();
+  if (id && !id.startsWith('<')) return id;
+  const name = message.name() ?? (typeof json['x-parser-message-name'] === 'string' ? json['x-parser-message-name'] : undefined);
+  return name ?? 'Message';
+}
+
+function text(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function extension(json: unknown, name: string): string | undefined {
+  if (!isObj(json)) return undefined;
+  const value = json[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOptions = {}): ContractModel {
+  const ext = options.importExtension ?? '.js';
+  const objectMode = options.objectMode ?? 'passthrough';
+  const info = document.info();
+  const title = info.title();
+  const version = info.version();
+  const collector = new SchemaCollector();
+  const pascalTitle = pascalCase(title, 'Contract');
+
+  // Names the client module exports; schemas must not take them.
+  const taken = new Set<string>();
+  const clientType = uniqueIdentifier(`${pascalTitle}Client`, taken);
+  const clientFactory = uniqueIdentifier(`create${pascalTitle}Client`, taken);
+  const contractInfoName = uniqueIdentifier(`${camelCase(title, 'contract')}Contract`, taken);
+  for (const reserved of ['schemas', 'fixtures', 'examples']) taken.add(reserved);
+
+  // Messages (sorted by key: declaration order differs between 2.6 and 3.0 documents of one contract).
+  const messageInputs = new Map<string, MessageInterface>();
+  for (const message of document.messages().all()) {
+    const key = messageKey(message);
+    if (!messageInputs.has(key)) messageInputs.set(key, message);
+  }
+  for (const operation of document.operations().all()) {
+    for (const message of operation.messages().all()) {
+      const key = messageKey(message);
+      if (!messageInputs.has(key)) messageInputs.set(key, message);
+    }
+  }
+  const messageKeys = [...messageInputs.keys()].sort();
+
+  // Component schemas first (their names win), sorted by key.
+  const components = [...document.components().schemas().all()].sort((a, b) => a.id().localeCompare(b.id()));
+  for (const schema of components) collector.register(schema.json(), schema.id(), 'named');
+
+  const messageSchemaKeys = new Map<string, { payload: string; headers: string | undefined }>();
+  for (const key of messageKeys) {
+    const message = messageInputs.get(key) as MessageInterface;
+    const base = pascalCase(key, 'Message');
+    const payloadJson = message.payload()?.json() ?? true;
+    const payload = collector.register(payloadJson, `${base}Payload`, 'payload');
+    const headersJson = message.headers()?.json();
+    const headers = headersJson === undefined ? undefined : collector.register(headersJson, `${base}Headers`, 'headers');
+    messageSchemaKeys.set(key, { payload, headers });
+  }
+
+  // Channels: named from their address so 2.6 (address as key) and 3.0 (any key) agree.
+  const channelByAddress = new Map<string, ChannelModel>();
+  const channelNames = new Set<string>();
+  const channelsSorted = [...document.channels().all()].sort((a, b) => (a.address() ?? a.id()).localeCompare(b.address() ?? b.id()));
+  const paramSchemaKeys = new Map<string, string>();
+  for (const channel of channelsSorted) {
+    const address = channel.address() ?? channel.id();
+    if (channelByAddress.has(address)) continue;
+    const name = uniqueIdentifier(pascalCase(address.replace(/\{[^}]*\}/g, ' '), 'Channel'), channelNames);
+    const parameters = parametersOf(channel, address);
+    let paramsSchema: string | undefined;
+    if (parameters.length) {
+      const json: JsonSchema = {
+        type: 'object',
+        properties: Object.fromEntries(parameters.map((p) => [p.name, p.description === undefined ? p.schema : { ...(p.schema as Obj), description: p.description }])),
+        required: parameters.map((p) => p.name),
+        additionalProperties: false,
+        description: `Parameters of the channel ${address}.`,
+      };
+      paramsSchema = collector.register(json, `${name}Params`, 'parameters');
+      paramSchemaKeys.set(address, paramsSchema);
+    }
+    channelByAddress.set(address, {
+      name,
+      address,
+      addressLiteral: literal(address),
+      description: text(channel.description()),
+      parameters,
+      paramsSchema,
+      bindings: sortedBindings(channel.bindings()),
+      deadLetterTopic: extension(channel.json(), DEAD_LETTER_EXTENSION),
+    });
+  }
+
+  // Operations.
+  const opInputs: Array<{ id: string; operation: OperationInterface; channel: ChannelInterface; isSend: boolean }> = [];
+  for (const operation of document.operations().all()) {
+    const channel = operation.channels().all()[0];
+    if (!channel) throw new ContractModelError(`operation ${JSON.stringify(operation.id())} has no channel`);
+    const isSend = operation.isSend();
+    const address = channel.address() ?? channel.id();
+    const explicit = operation.operationId?.() ?? (document.version().startsWith('2.') ? undefined : operation.id());
+    const id = explicit && !explicit.startsWith('<') ? explicit : `${isSend ? 'publish' : 'on'} ${address.replace(/\{[^}]*\}/g, ' ')}`;
+    opInputs.push({ id, operation, channel, isSend });
+  }
+  opInputs.sort((a, b) => a.id.localeCompare(b.id) || Number(b.isSend) - Number(a.isSend));
+
+  // Union schemas for operations with several messages.
+  const opSchemaKeys = new Map<string, { payload: string; headers: string | undefined }>();
+  for (const input of opInputs) {
+    const keys = [...new Set(input.operation.messages().all().map(messageKey))].sort();
+    const own = input.operation.messages().all().length ? keys : [...new Set(input.channel.messages().all().map(messageKey))].sort();
+    if (own.length === 0) throw new ContractModelError(`operation ${JSON.stringify(input.id)} has no message`);
+    if (own.length === 1) {
+      opSchemaKeys.set(input.id, messageSchemaKeys.get(own[0] as string) as { payload: string; headers: string | undefined });
+      continue;
+    }
+    const base = channelByAddress.get(input.channel.address() ?? input.channel.id())?.name ?? pascalCase(input.id, 'Operation');
+    const payloadRefs = own.map((k) => ({ $ref: `${REF_PREFIX}${messageSchemaKeys.get(k)?.payload}` }));
+    const payload = collector.register({ oneOf: payloadRefs, description: `One of the messages: ${own.join(', ')}.` }, `${base}Message`, 'union');
+    const headerKeys = [...new Set(own.map((k) => messageSchemaKeys.get(k)?.headers))];
+    let headers: string | undefined;
+    if (headerKeys.length === 1) headers = headerKeys[0];
+    else if (headerKeys.every((h) => h !== undefined)) {
+      headers = collector.register({ anyOf: headerKeys.map((h) => ({ $ref: `${REF_PREFIX}${h}` })) }, `${base}Headers`, 'union');
+    }
+    opSchemaKeys.set(input.id, { payload, headers });
+    (input as { messageKeys?: string[] }).messageKeys = own;
+  }
+
+  // Named schemas → identifiers and zod source.
+  const schemaEntries = [...collector.named.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+  const identifiers = new Map<string, { identifier: string; inputType: string }>();
+  for (const [key] of schemaEntries) {
+    const identifier = uniqueIdentifier(pascalCase(key, 'Schema'), taken);
+    const inputType = uniqueIdentifier(`${identifier}Input`, taken);
+    identifiers.set(key, { identifier, inputType });
+  }
+  const headerKeys = new Set([...messageSchemaKeys.values()].map((m) => m.headers).filter((h): h is string => h !== undefined));
+  const emitted = emitSchemas(
+    schemaEntries.map(([key, entry]) => ({
+      key,
+      identifier: (identifiers.get(key) as { identifier: string }).identifier,
+      schema: entry.json,
+      // A header set's type has no index signature, so a misspelt header does not compile.
+      objectMode: headerKeys.has(key) ? 'strip' : objectMode,
+    })),
+  );
+  const schemas: SchemaModel[] = emitted.map((e) => {
+    const entry = collector.named.get(e.key) as { json: JsonSchema; role: SchemaModel['role'] };
+    const ids = identifiers.get(e.key) as { identifier: string; inputType: string };
+    return {
+      key: e.key,
+      identifier: ids.identifier,
+      inputType: ids.inputType,
+      role: entry.role,
+      doc: jsDoc(isObj(entry.json) ? describe(entry.json) : undefined),
+      json: entry.json,
+      zod: e.zod,
+      recursive: e.recursive,
+    };
+  });
+  const idOf = (key: string): string => (identifiers.get(key) as { identifier: string }).identifier;
+  const inputOf = (key: string): string => (identifiers.get(key) as { inputType: string }).inputType;
+
+  const messages: MessageModel[] = messageKeys.map((key) => {
+    const message = messageInputs.get(key) as MessageInterface;
+    const schemaKeys = messageSchemaKeys.get(key) as { payload: string; headers: string | undefined };
+    const correlation = message.correlationId();
+    const location = correlation?.location();
+    const headerMatch = location ? /^\$message\.header#\/(.+)$/.exec(location) : null;
+    return {
+      key,
+      name: message.name() ?? key,
+      title: text(message.title()),
+      summary: text(message.summary()),
+      description: text(message.description()),
+      contentType: message.contentType() ?? document.defaultContentType() ?? 'application/json',
+      payloadSchema: idOf(schemaKeys.payload),
+      headersSchema: schemaKeys.headers === undefined ? undefined : idOf(schemaKeys.headers),
+      correlationId: location ? { location, header: headerMatch?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~') } : undefined,
+      examples: message.examples().all().map((example) => ({
+        name: text(example.name()),
+        payload: clean(example.payload()),
+        headers: example.headers() === undefined ? undefined : (clean(example.headers()) as Record<string, unknown>),
+      })),
+      bindings: sortedBindings(message.bindings()),
+    };
+  });
+  const messageByKey = new Map(messages.map((m) => [m.key, m]));
+
+  const functionNames = new Set<string>();
+  const operations: OperationModel[] = opInputs.map((input, index) => {
+    const address = input.channel.address() ?? input.channel.id();
+    const channel = channelByAddress.get(address) as ChannelModel;
+    const keys = (input as { messageKeys?: string[] }).messageKeys ?? [...new Set((input.operation.messages().all().length ? input.operation.messages().all() : input.channel.messages().all()).map(messageKey))].sort();
+    const schemaKeys = opSchemaKeys.get(input.id) as { payload: string; headers: string | undefined };
+    const firstMessage = messageByKey.get(keys[0] as string) as MessageModel;
+    const headersJson = schemaKeys.headers === undefined ? undefined : collector.named.get(schemaKeys.headers)?.json;
+    const headersRequired = isObj(headersJson) && Array.isArray(headersJson['required']) && headersJson['required'].length > 0;
+    const correlationHeaders = [...new Set(keys.map((k) => messageByKey.get(k)?.correlationId?.header))];
+    const correlationHeader = correlationHeaders.length === 1 ? correlationHeaders[0] : undefined;
+    const summary = text(input.operation.summary());
+    const description = text(input.operation.description());
+    const deadLetterTopic = extension(input.operation.json(), DEAD_LETTER_EXTENSION) ?? channel.deadLetterTopic;
+    const docParts = [summary, description, `Channel: ${address}`, `Messages: ${keys.join(', ')}`].filter((p): p is string => p !== undefined);
+    return {
+      id: input.id,
+      functionName: uniqueMemberName(camelCase(input.id, input.isSend ? 'publish' : 'on'), functionNames),
+      action: input.isSend ? 'send' : 'receive',
+      isSend: input.isSend,
+      channel: channel.name,
+      address,
+      addressLiteral: literal(address),
+      messages: keys,
+      summary,
+      description,
+      doc: jsDoc(docParts.join('\n'), '  '),
+      payloadSchema: idOf(schemaKeys.payload),
+      payloadType: idOf(schemaKeys.payload),
+      payloadInputType: inputOf(schemaKeys.payload),
+      headersSchema: schemaKeys.headers === undefined ? undefined : idOf(schemaKeys.headers),
+      headersType: schemaKeys.headers === undefined ? undefined : idOf(schemaKeys.headers),
+      headersInputType: schemaKeys.headers === undefined ? undefined : inputOf(schemaKeys.headers),
+      headersRequired,
+      correlationHeaderLiteral: correlationHeader === undefined ? undefined : literal(correlationHeader),
+      hasParams: channel.paramsSchema !== undefined,
+      paramsSchema: channel.paramsSchema === undefined ? undefined : idOf(channel.paramsSchema),
+      paramsType: channel.paramsSchema === undefined ? undefined : idOf(channel.paramsSchema),
+      paramNames: channel.parameters.map((p) => p.name),
+      deadLetterTopicLiteral: deadLetterTopic === undefined ? undefined : literal(deadLetterTopic),
+      contentTypeLiteral: literal(firstMessage.contentType),
+      topicLiteral: literal(address),
+      bindings: sortedBindings(input.operation.bindings()),
+      internal: { payloadValidator: `op${index}Payload`, headersValidator: `op${index}Headers`, paramsValidator: `op${index}Params` },
+    };
+  });
+  void paramSchemaKeys;
+
+  const slug = fileSlug(title);
+  const withFixtures = options.fixtures !== false && messages.some((m) => m.examples.length > 0);
+  const id = document.info().id();
+  return {
+    specVersion: document.version(),
+    title,
+    version,
+    id,
+    description: text(info.description()),
+    slug,
+    files: { schemas: 'schemas.ts', client: 'client.ts', index: 'index.ts', fixtures: withFixtures ? 'fixtures.ts' : undefined },
+    imports: { schemas: `./schemas${ext}`, client: `./client${ext}`, fixtures: withFixtures ? `./fixtures${ext}` : undefined, runtime: literal(options.runtimeImport ?? 'contractbus') },
+    fixtureMessages: withFixtures
+      ? messages
+          .filter((m) => m.examples.length > 0)
+          .map((m) => {
+            const schemaKeys = messageSchemaKeys.get(m.key) as { payload: string; headers: string | undefined };
+            return {
+              key: m.key,
+              keyLiteral: literal(m.key),
+              payloadSchema: m.payloadSchema,
+              payloadInputType: inputOf(schemaKeys.payload),
+              headersSchema: m.headersSchema,
+              headersInputType: schemaKeys.headers === undefined ? undefined : inputOf(schemaKeys.headers),
+              examples: m.examples.map((e, index) => ({
+                index,
+                nameLiteral: e.name === undefined ? 'undefined' : literal(e.name),
+                payloadJson: valueLiteral(e.payload ?? null),
+                headersJson: e.headers === undefined ? undefined : valueLiteral(e.headers),
+                payload: e.payload,
+                headers: e.headers,
+              })),
+            };
+          })
+      : [],
+    clientFactory,
+    clientType,
+    contractInfoName,
+    headerDoc: jsDoc(`Generated by contractbus from the AsyncAPI contract ${JSON.stringify(title)} ${version}. Do not edit: regenerate with \`contractbus generate\`.`),
+    literals: { title: literal(title), version: literal(version), id: literal(id ?? '') },
+    schemas,
+    channels: [...channelByAddress.values()],
+    messages,
+    operations,
+    hasPublish: operations.some((o) => o.isSend),
+    hasSubscribe: operations.some((o) => !o.isSend),
+    hasParameters: operations.some((o) => o.hasParams),
+  };
+}
+
+function parametersOf(channel: ChannelInterface, address: string): ParameterModel[] {
+  const declared = new Map<string, ParameterModel>();
+  for (const parameter of channel.parameters().all()) {
+    const raw = clean(parameter.schema()?.json() ?? { type: 'string' }) as Obj;
+    const schema: Obj = {};
+    for (const [k, v] of Object.entries(raw)) if (k !== 'description' && k !== 'examples' && k !== 'title') schema[k] = v;
+    if (schema['type'] === undefined && schema['enum'] === undefined && schema['const'] === undefined) schema['type'] = 'string';
+    const description = text(parameter.description()) ?? (typeof raw['description'] === 'string' ? raw['description'] : undefined);
+    declared.set(parameter.id(), { name: parameter.id(), nameLiteral: literal(parameter.id()), description, schema });
+  }
+  // The address decides which parameters exist and their order.
+  const names = [...address.matchAll(/\{([^{}]+)\}/g)].map((m) => m[1] as string);
+  return [...new Set(names)].map((name) => declared.get(name) ?? { name, nameLiteral: literal(name), description: undefined, schema: { type: 'string' } });
+}
