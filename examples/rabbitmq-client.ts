@@ -88,12 +88,14 @@ await broker.bindQueue(work, `example.${run}`, 'jobs.*');
 // 3. Native publish options: priority, per-message expiration (ms), mandatory, no confirm.
 await broker.publish('jobs.resize', { image: 'a.png' }, { priority: 5, expiration: 30_000 });
 await broker.publish('jobs.resize', { image: 'b.png' }, { persistent: false, confirm: false });
+// A topic nobody subscribes to: by default accepted and counted (health: unroutable), like any
+// pub/sub without subscribers; with mandatory: true (here or on the client) it fails instead.
+await broker.publish('nobody.listens', { fine: 'to drop' });
 try {
-  await broker.publish('nobody.listens', { lost: 'never silently' });
+  await broker.publish('nobody.listens', { command: 'must reach someone' }, { mandatory: true });
 } catch (error) {
   if (error instanceof UnroutableError) console.log('unroutable publish refused:', error.message.split('. ')[0]);
 }
-await broker.publish('nobody.listens', { fine: 'to drop' }, { mandatory: false });
 
 // 4. Native consume with explicit ackMessage / nackMessage by delivery tag.
 const jobs = done(2);

@@ -5,8 +5,10 @@
  * queue with explicit ackMessage / nackMessage by delivery tag.
  */
 import type { ChannelModel } from 'amqplib';
-import { BrokerClient, type BrokerClientOptions } from '../../core/client.ts';
+import { BrokerClient, type BrokerClientOptions, type ReplayOptions, type ReplayResult } from '../../core/client.ts';
 import { ConfigurationError } from '../../core/errors.ts';
+import { HEADER } from '../../core/headers.ts';
+import { stripDeadLetterHeaders } from '../../reliability/dead-letter.ts';
 import type { Headers, MessageBroker, MessageHandler, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from '../../core/types.ts';
 import type { RabbitMQOptions } from './options.ts';
 import { RabbitMQTransport, type AmqpSendOptions, type DeclareExchangeOptions, type DeclareQueueOptions, type RawDelivery } from './transport.ts';
@@ -88,8 +90,9 @@ export class RabbitMQClient extends BrokerClient {
 
   /**
    * Publishes to the client's exchange with `topic` as the routing key (or to `options.exchange`).
-   * Resolves once RabbitMQ confirmed it; an unroutable message (no queue bound for the key) fails
-   * with `UnroutableError` unless `mandatory: false`. `expiration` is a relative TTL in ms (AMQP's
+   * Resolves once RabbitMQ confirmed it. A message no queue is bound for is dropped by RabbitMQ
+   * and counted (health: `unroutable`); with `mandatory: true` (here or on the client) it fails
+   * with `UnroutableError` instead. `expiration` is a relative TTL in ms (AMQP's
    * own unit); `ttl` is the generic one in seconds.
    */
   override publish(topic: string, message: unknown, options: RabbitMQPublishOptions = {}): Promise<PublishReceipt> {
@@ -114,6 +117,70 @@ export class RabbitMQClient extends BrokerClient {
 
   override subscribe<T = unknown>(topic: string, handler: MessageHandler<T>, options: SubscribeOptions<T> = {}): Promise<Subscription> {
     return super.subscribe(topic, handler, { ...this.#subscribeDefaults, ...options });
+  }
+
+  /**
+   * Dead letters are kept in the durable queue named after the dead-letter topic (declared before
+   * the first one is sent), so replay reads that queue: a new consumer group's queue would start
+   * empty on RabbitMQ. `options.group` is not needed here. Each message is acked only after its
+   * republish was confirmed. Falls back to the generic replay when no such queue exists.
+   */
+  override async replayDeadLetters(deadLetterTopic: string, options: ReplayOptions = {}): Promise<ReplayResult> {
+    if (!this.connected || (await this.#rabbit.queueDepth(deadLetterTopic)) === undefined) return super.replayDeadLetters(deadLetterTopic, options);
+    const limit = options.limit ?? Infinity;
+    const idleMs = options.idleMs ?? 1000;
+    let replayed = 0;
+    let lastActivity = Date.now();
+    let failure: unknown;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const subscription = await this.#rabbit.consumeQueue(
+      deadLetterTopic,
+      (delivery) => {
+        lastActivity = Date.now();
+        void (async () => {
+          if (replayed >= limit || failure !== undefined) return delivery.nack({ requeue: true });
+          const message = delivery.message;
+          const target = options.targetTopic ?? message.headers[HEADER.dlqOriginalTopic];
+          if (target === undefined) {
+            failure = new ConfigurationError(`Message ${message.messageId} in queue '${deadLetterTopic}' has no original-topic header`, { broker: 'rabbitmq', topic: deadLetterTopic, hint: 'Pass targetTopic to replayDeadLetters' });
+            finish();
+            return delivery.nack({ requeue: true });
+          }
+          const headers = stripDeadLetterHeaders(message.headers);
+          delete headers[HEADER.attempt];
+          try {
+            await this.publishRaw(target, message.body, {
+              messageId: message.messageId,
+              headers,
+              contentType: message.contentType,
+              ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
+              ...(message.key === undefined ? {} : { key: message.key }),
+              ...(message.priority === undefined ? {} : { priority: Math.min(9, message.priority) }),
+            });
+          } catch (error) {
+            failure = error;
+            finish();
+            return delivery.nack({ requeue: true });
+          }
+          await delivery.ack();
+          replayed++;
+          if (replayed >= limit) finish();
+        })();
+      },
+      { prefetch: 1 },
+    );
+    const idleTimer = setInterval(() => {
+      if (Date.now() - lastActivity >= idleMs) finish();
+    }, Math.max(10, Math.min(idleMs / 4, 250)));
+    try {
+      await finished;
+    } finally {
+      clearInterval(idleTimer);
+      await subscription.close();
+    }
+    if (failure !== undefined) throw failure;
+    return { replayed };
   }
 
   declareExchange(name: string, type: ExchangeType | string = 'topic', options: DeclareExchangeOptions = {}): Promise<void> {

@@ -13,7 +13,7 @@ describe('RabbitMQ options', () => {
       exchangeType: 'topic',
       prefetch: 10,
       confirm: true,
-      mandatory: true,
+      mandatory: false,
       persistent: true,
       autoReconnect: true,
       heartbeat: 10,

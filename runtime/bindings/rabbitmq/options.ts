@@ -46,8 +46,11 @@ export interface RabbitMQOptions {
   /** Publisher confirms. Default true: publish resolves only once RabbitMQ has taken responsibility. */
   confirm?: boolean;
   /**
-   * Mandatory routing for every publish. Default true: a message no queue is bound for fails with
-   * a `PublishError` instead of vanishing (RabbitMQ confirms it even so).
+   * Fail publishes that reach no queue. Default false, the pub/sub meaning of `publish`: a message
+   * for a topic no group subscribes to has nobody to wait for it (RabbitMQ keeps messages only in
+   * queues). It is still published with the AMQP mandatory flag, so RabbitMQ reports it and health
+   * counts it (`unroutable`). true: such a publish rejects with `UnroutableError` (Rascal's default),
+   * right for commands that must reach a consumer. Per publish: `publish(…, { mandatory })`.
    */
   mandatory?: boolean;
   /** Delivery mode 2 (written to disk by RabbitMQ). Default true. */
@@ -169,7 +172,7 @@ export function resolveOptions(input: RabbitMQOptions | string | URL = {}): Reso
     exchangeType: options.exchangeType ?? (query?.get('exchangeType') as ExchangeType | null) ?? DEFAULTS.exchangeType,
     prefetch: options.prefetch ?? numberParam(query, 'prefetch') ?? DEFAULTS.prefetch,
     confirm: options.confirm ?? true,
-    mandatory: options.mandatory ?? true,
+    mandatory: options.mandatory ?? false,
     persistent: options.persistent ?? true,
     publishTimeoutMs: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
     autoReconnect: options.autoReconnect ?? options.connection === undefined,

@@ -18,6 +18,8 @@ export interface PublishRequest {
   content: Buffer;
   options: Options.Publish;
   confirm: boolean;
+  /** A basic.return (no queue bound) rejects with UnroutableError; otherwise it is only counted. Needs options.mandatory. */
+  failUnroutable: boolean;
   timeoutMs: number;
   signal?: AbortSignal;
   /** For error messages: the contractbus topic. */
@@ -56,6 +58,9 @@ export class Publisher {
   inFlight = 0;
   published = 0;
   returned = 0;
+  /** Confirmed publishes that reached no queue (mandatory off at the contractbus level: counted, not failed). */
+  unroutable = 0;
+  lastUnroutable: string | undefined;
   private readonly openTimeoutMs: number;
 
   constructor(openTimeoutMs: number) {
@@ -155,11 +160,17 @@ export class Publisher {
               return;
             }
             if (pending?.returned) {
+              this.unroutable++;
+              this.lastUnroutable = `${request.exchange}/${request.routingKey}`;
+              if (!request.failUnroutable) {
+                finish();
+                return;
+              }
               const reply = pending.returned.fields as unknown as { replyText?: string };
               finish(new UnroutableError(`RabbitMQ could not route the message for '${request.topic}': no queue is bound to routing key '${request.routingKey}' on exchange '${request.exchange}' (${reply.replyText ?? 'NO_ROUTE'})`, {
                 broker: 'rabbitmq',
                 topic: request.topic,
-                hint: 'Subscribe with a group (a durable queue) before publishing, declare and bind a queue, or publish with mandatory: false if dropping it is fine',
+                hint: 'Subscribe with a group (a durable queue) before publishing, or declare and bind a queue; leave mandatory off if dropping it is fine',
               }));
               return;
             }

@@ -32,7 +32,11 @@ import { deliveryCountOf, fromConsumeMessage, toPublishOptions, TOPIC_HEADER } f
 /** Per-publish AMQP settings beyond the generic `PublishOptions`. */
 export interface AmqpSendOptions {
   exchange?: string;
-  /** Default: the client's `mandatory` (true). */
+  /**
+   * true: a message no queue is bound for fails with UnroutableError. false: plain AMQP publish
+   * without the mandatory flag. Default: the client's `mandatory` (false: the publish is flagged
+   * mandatory so RabbitMQ reports it, and it is counted in health as `unroutable`, not failed).
+   */
   mandatory?: boolean;
   /** Default: the client's `confirm` (true). */
   confirm?: boolean;
@@ -195,7 +199,8 @@ export class RabbitMQTransport implements Transport {
       throw new PublishError(`RabbitMQ routing key for topic '${message.topic.slice(0, 40)}…' is longer than 255 bytes`, { broker: 'rabbitmq', topic: message.topic, hint: 'Use a shorter topic name' });
     }
     const deadline = Date.now() + options.timeoutMs;
-    const publishOptions = toPublishOptions(message, { persistent: amqp.persistent ?? this.options.persistent, mandatory: amqp.mandatory ?? this.options.mandatory });
+    const failUnroutable = amqp.mandatory ?? this.options.mandatory;
+    const publishOptions = toPublishOptions(message, { persistent: amqp.persistent ?? this.options.persistent, mandatory: amqp.mandatory !== false });
     if (amqp.expiration !== undefined) publishOptions.expiration = String(Math.max(0, Math.round(amqp.expiration)));
     const content = toBuffer(message.body);
     for (;;) {
@@ -209,6 +214,7 @@ export class RabbitMQTransport implements Transport {
           content,
           options: publishOptions,
           confirm: amqp.confirm ?? this.options.confirm,
+          failUnroutable,
           timeoutMs: Math.max(1, deadline - Date.now()),
           ...(options.signal ? { signal: options.signal } : {}),
           topic: message.topic,
@@ -400,7 +406,7 @@ export class RabbitMQTransport implements Transport {
       const value: unknown = properties[name];
       if (value !== undefined && value !== null) (options as Record<string, unknown>)[name] = value;
     }
-    await this.publisher.publish({ exchange: '', routingKey: retryQueue, content: msg.content, options, confirm: true, timeoutMs: this.options.publishTimeoutMs, topic });
+    await this.publisher.publish({ exchange: '', routingKey: retryQueue, content: msg.content, options, confirm: true, failUnroutable: true, timeoutMs: this.options.publishTimeoutMs, topic });
   }
 
   // ---- native topology ----------------------------------------------------------------------
@@ -477,7 +483,8 @@ export class RabbitMQTransport implements Transport {
         publisherChannel: this.publisher.channelState,
         publishesInFlight: this.publisher.inFlight,
         publishesWaitingForConnection: this.waiting.size,
-        returned: this.publisher.returned,
+        unroutable: this.publisher.unroutable,
+        lastUnroutable: this.publisher.lastUnroutable,
         consumers,
         queueDepths: depths,
       },

@@ -66,8 +66,8 @@ describe('RabbitMQClient', () => {
 
   it('publishes with native AMQP options: mandatory, expiration, another exchange', async () => {
     const topic = unique('native');
-    await expect(client.publish(topic, { x: 1 })).rejects.toBeInstanceOf(UnroutableError);
-    await expect(client.publish(topic, { x: 1 }, { mandatory: false })).resolves.toMatchObject({ topic });
+    await expect(client.publish(topic, { x: 1 }, { mandatory: true })).rejects.toBeInstanceOf(UnroutableError);
+    await expect(client.publish(topic, { x: 1 })).resolves.toMatchObject({ topic });
     const exchange = unique('ex.direct');
     const queue = unique('q');
     await client.declareExchange(exchange, 'direct');

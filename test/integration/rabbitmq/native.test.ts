@@ -127,9 +127,14 @@ describe('RabbitMQ native features', () => {
     await sub.close();
   });
 
-  it('mandatory is per publish: unroutable fails by default, passes with mandatory false', async () => {
+  it('mandatory: off by default (counted), per publish or per client it fails unroutable messages', async () => {
     const topic = unique('unroutable');
-    await expect(transport.send(wire(topic, {}), { timeoutMs: 5_000 })).rejects.toBeInstanceOf(UnroutableError);
+    await expect(transport.send(wire(topic, {}), { timeoutMs: 5_000 })).resolves.toEqual({});
+    await expect(transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: true } })).rejects.toBeInstanceOf(UnroutableError);
     await expect(transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: false } })).resolves.toEqual({});
+    const strict = new RabbitMQTransport({ url: AMQP_URL, mandatory: true });
+    await strict.connect();
+    await expect(strict.send(wire(topic, {}), { timeoutMs: 5_000 })).rejects.toBeInstanceOf(UnroutableError);
+    await strict.close();
   });
 });

@@ -41,12 +41,17 @@ describe('RabbitMQTransport', () => {
     await sub.close();
   });
 
-  it('fails an unroutable publish (mandatory) even though RabbitMQ confirms it', async () => {
+  it('fails an unroutable publish with mandatory even though RabbitMQ confirms it; by default only counts it', async () => {
     const topic = unique('nobody.listens');
-    await expect(transport.send(wire(topic, {}), { timeoutMs: 5_000 })).rejects.toBeInstanceOf(UnroutableError);
+    await expect(transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: true } })).rejects.toBeInstanceOf(UnroutableError);
+    const before = (await transport.health()).details.unroutable as number;
+    await expect(transport.send(wire(topic, {}), { timeoutMs: 5_000 })).resolves.toEqual({});
+    const health = await transport.health();
+    expect(health.details.unroutable).toBe(before + 1);
+    expect(health.details.lastUnroutable).toBe(`contractbus/${topic}`);
     // and the channel is still usable afterwards
     const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
-    await transport.send(wire(topic, {}), { timeoutMs: 5_000 });
+    await transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: true } });
     await sub.close();
   });
 
