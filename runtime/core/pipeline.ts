@@ -200,7 +200,8 @@ export class SubscriptionPipeline<T> implements Subscription {
     }
   }
 
-  async #attempts(context: DeliveryContext, payload: T, claim: string | undefined): Promise<void> {
+  async #attempts(first: DeliveryContext, payload: T, claim: string | undefined): Promise<void> {
+    let context = first;
     const host = this.#host;
     const config = this.#config;
     const message = context.message;
@@ -248,7 +249,8 @@ export class SubscriptionPipeline<T> implements Subscription {
             await this.#release(claim);
             return this.#requeue(context.delivery);
           }
-          context.attempt++;
+          // A fresh metadata object per attempt: a handler that kept the previous one sees it unchanged.
+          context = context.nextAttempt();
           continue;
         }
         // Released so a replay from the dead-letter topic (same message id) is handled again.
@@ -393,22 +395,45 @@ interface DeadLetterer {
   deadLetterNow(context: DeliveryContext, error: unknown, reason: string): Promise<void>;
 }
 
-/** The metadata a handler sees; also the once-only ack/nack guard of one delivery. */
+/** Settlement guard and failure times, shared by the metadata objects of one delivery's attempts. */
+interface DeliveryState {
+  settlement: Promise<void> | undefined;
+  firstFailureAt: number | undefined;
+  lastFailureAt: number | undefined;
+}
+
+/** The metadata a handler sees (one per attempt); also the once-only ack/nack guard of the delivery. */
 export class DeliveryContext implements MessageMetadata {
   readonly delivery: Delivery;
   readonly message: WireMessage;
-  attempt: number;
-  firstFailureAt: number | undefined;
-  lastFailureAt: number | undefined;
+  readonly attempt: number;
   readonly #pipeline: DeadLetterer;
-  #settlement: Promise<void> | undefined;
+  readonly #state: DeliveryState;
   #timestamp: Date | undefined;
 
-  constructor(pipeline: DeadLetterer, delivery: Delivery, attempt: number) {
+  constructor(pipeline: DeadLetterer, delivery: Delivery, attempt: number, state?: DeliveryState) {
     this.#pipeline = pipeline;
     this.delivery = delivery;
     this.message = delivery.message;
     this.attempt = attempt;
+    this.#state = state ?? { settlement: undefined, firstFailureAt: undefined, lastFailureAt: undefined };
+  }
+
+  nextAttempt(): DeliveryContext {
+    return new DeliveryContext(this.#pipeline, this.delivery, this.attempt + 1, this.#state);
+  }
+
+  get firstFailureAt(): number | undefined {
+    return this.#state.firstFailureAt;
+  }
+  set firstFailureAt(value: number | undefined) {
+    this.#state.firstFailureAt = value;
+  }
+  get lastFailureAt(): number | undefined {
+    return this.#state.lastFailureAt;
+  }
+  set lastFailureAt(value: number | undefined) {
+    this.#state.lastFailureAt = value;
   }
 
   get messageId(): string {
@@ -434,13 +459,13 @@ export class DeliveryContext implements MessageMetadata {
     return this.attempt > 1 || this.delivery.deliveryCount > 1;
   }
   get settled(): boolean {
-    return this.#settlement !== undefined;
+    return this.#state.settlement !== undefined;
   }
 
   /** The once-only guard: the first settlement runs, later calls get the same promise. */
   settleWith(run: () => Promise<void>): Promise<void> {
-    this.#settlement ??= run();
-    return this.#settlement;
+    this.#state.settlement ??= run();
+    return this.#state.settlement;
   }
 
   ack(): Promise<void> {

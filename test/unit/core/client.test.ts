@@ -121,14 +121,15 @@ describe('BrokerClient subscribe: capability gate', () => {
 describe('BrokerClient subscribe: pipeline', () => {
   it('retries in process when the transport has no delayed redelivery, holding the delivery', async () => {
     const { client, transport } = await setup();
-    const attempts: number[] = [];
+    const kept: MessageMetadata[] = [];
     await client.subscribe('t', (_m, meta) => {
-      attempts.push(meta.attempt);
+      kept.push(meta);
       if (meta.attempt < 3) throw new Error('flaky');
     }, { maxRetries: 3, ...FAST });
     const { delivery, done } = transport.deliver({ body: json({ a: 1 }) });
     await done;
-    expect(attempts).toEqual([1, 2, 3]);
+    // Each attempt gets its own metadata: one kept from attempt 1 still says 1.
+    expect(kept.map((m) => m.attempt)).toEqual([1, 2, 3]);
     expect(delivery.settlements).toEqual(['ack']);
     expect(client.getMetrics().byTopic.t).toMatchObject({ retries: 2, processingErrors: 2, messagesConsumed: 1 });
   });
