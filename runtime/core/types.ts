@@ -33,6 +33,12 @@ export interface BrokerCapabilities {
   readonly delayedRedelivery: boolean;
   /** A consumer that dies without acking gets its messages redelivered to another consumer. */
   readonly redeliveryOnCrash: boolean;
+  /**
+   * A new group with `startFrom: 'earliest'` reads messages published before it existed (a log:
+   * Kafka, Redis Streams, memory). Not RabbitMQ classic/quorum queues: a group's queue keeps
+   * messages only from when it was declared. Optional; absent means false.
+   */
+  readonly retainsHistory?: boolean;
 }
 
 export interface PublishOptions {

@@ -20,6 +20,7 @@ export const MEMORY_CAPABILITIES: BrokerCapabilities = Object.freeze({
   nativeDeadLetter: false,
   delayedRedelivery: true,
   redeliveryOnCrash: true,
+  retainsHistory: true,
 });
 
 export class MemoryTransport implements Transport {
