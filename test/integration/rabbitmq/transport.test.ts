@@ -144,6 +144,25 @@ describe('RabbitMQTransport', () => {
     for (const n of names) await transport.deleteQueue(n);
   });
 
+  it('holds publishes while RabbitMQ blocks the connection (connection.blocked), bounded by the timeout', async () => {
+    const topic = unique('blocked');
+    const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
+    const model = transport.connection.current!;
+    // What amqplib emits when RabbitMQ sends connection.blocked (memory or disk alarm).
+    model.emit('blocked', 'low on memory');
+    const health = await transport.health();
+    expect(health.issues.join(' ')).toMatch(/blocked the connection \(low on memory\)/);
+    await expect(transport.send(wire(topic, {}), { timeoutMs: 200 })).rejects.toThrow(/blocked by RabbitMQ \(low on memory\)/);
+    const waiting = transport.send(wire(topic, { late: true }), { timeoutMs: 5_000 });
+    let settled = false;
+    void waiting.finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false);
+    model.emit('unblocked');
+    await waiting;
+    await sub.close();
+  });
+
   it('reports health with consumers and queue depths', async () => {
     const topic = unique('health');
     const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
