@@ -126,6 +126,8 @@ export class RabbitMQTransport implements Transport {
       nativeDeadLetter: false,
       delayedRedelivery: true,
       redeliveryOnCrash: true,
+      // A new group's queue starts empty: RabbitMQ keeps messages only in queues that existed.
+      retainsHistory: false,
     } satisfies BrokerCapabilities);
     this.waiting = new BoundedPublishBuffer<BufferedPublish>({
       maxMessages: o.publishBufferSize,
