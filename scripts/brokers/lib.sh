@@ -116,6 +116,11 @@ show_log_tail() {
     [[ -s "$f" ]] || continue
     printf '[brokers:%s] ---- last 40 lines of %s ----\n' "$name" "$f" >&2
     tail -n 40 "$f" >&2
+    # JVM stack traces can push the cause out of the tail: name it once more.
+    if grep -q -E '(ERROR|FATAL|Caused by|Exception:|error:)' "$f"; then
+      printf '[brokers:%s] ---- error lines in %s ----\n' "$name" "$f" >&2
+      grep -E '(ERROR|FATAL|Caused by|Exception:|error:)' "$f" | grep -v -E '^\s+at ' | tail -n 8 | cut -c1-400 >&2
+    fi
   done
 }
 

@@ -32,6 +32,17 @@ rabbitmq_answers() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$RABBITMQ_PORT; printf 'AMQP\x00\x00\x09\x01' >&3; head -c 1 <&3 | od -An -tx1 | grep -q 01" 2>/dev/null
 }
 
+# Answers on AMQP; a VM that died during boot fails at once instead of after the timeout.
+rabbitmq_booted() {
+  local pid="$1" dir="$2"
+  if ! kill -0 "$pid" 2>/dev/null; then
+    rm -f "$dir/rabbitmq.pid"
+    show_log_tail rabbitmq "$RABBITMQ_LOGS" "$dir/log/startup.log"
+    die rabbitmq "the node exited during start-up"
+  fi
+  rabbitmq_answers
+}
+
 rabbitmqctl_() { "$RABBITMQ_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@"; }
 
 rabbitmq_install() { apt_install rabbitmq-server; }
@@ -99,9 +110,10 @@ rabbitmq_start() {
     # Foreground mode under setsid: the wrapper shell forwards SIGTERM to the VM as a
     # graceful stop, and its PID is ours to stop later.
     setsid "$RABBITMQ_BIN/rabbitmq-server" </dev/null >>"$dir/log/startup.log" 2>&1 8>&- 9>&- &
-    echo $! >"$dir/rabbitmq.pid"
+    local pid=$!
+    echo "$pid" >"$dir/rabbitmq.pid"
     # Cheap TCP polling first: each rabbitmqctl call costs ~1 s of Erlang VM start-up.
-    if ! wait_until 90 rabbitmq_answers; then
+    if ! wait_until 90 rabbitmq_booted "$pid" "$dir"; then
       show_log_tail rabbitmq "$RABBITMQ_LOGS" "$dir/log/startup.log"
       die rabbitmq "not answering AMQP on $HOST:$RABBITMQ_PORT after 90 s"
     fi
