@@ -1,21 +1,29 @@
 /**
- * The universal conformance suite against a real RabbitMQ (AMQP_URL, default 127.0.0.1:5672) with
- * the client's default options, so the capabilities are what users get: priority (opt-in with
- * `maxPriority`) is skipped by its flag and covered in test/integration/rabbitmq/native.test.ts.
+ * The universal conformance suite against a real RabbitMQ (AMQP_URL, default 127.0.0.1:5672):
+ * - 'rabbitmq': the client's default options, so the capabilities are what users get (priority is
+ *   opt-in and skipped by its flag);
+ * - 'rabbitmq (maxPriority 9)': subscription queues with x-max-priority, so the priority case runs;
+ * - 'rabbitmq (quorum queues)': group queues of type quorum (x-delivery-count, replicated queues).
  * Broker restarts live in test/integration/rabbitmq/faults.test.ts (they disturb the shared broker).
  */
-import { RabbitMQClient } from '../../runtime/bindings/rabbitmq/index.ts';
+import { RabbitMQClient, type RabbitMQClientOptions } from '../../runtime/bindings/rabbitmq/index.ts';
 import { brokerUrls } from '../support/brokers.ts';
 import { runConformanceSuite } from './suite.ts';
 
 const url = brokerUrls().amqp;
 
-runConformanceSuite({
-  name: 'rabbitmq',
-  timeoutMs: 5000,
-  async create() {
-    const broker = new RabbitMQClient({ url, reconnectDelay: 100 });
-    await broker.connect();
-    return broker;
-  },
-});
+function target(name: string, options: RabbitMQClientOptions = {}) {
+  runConformanceSuite({
+    name,
+    timeoutMs: 5000,
+    async create() {
+      const broker = new RabbitMQClient({ url, reconnectDelay: 100, ...options });
+      await broker.connect();
+      return broker;
+    },
+  });
+}
+
+target('rabbitmq');
+target('rabbitmq (maxPriority 9)', { maxPriority: 9 });
+target('rabbitmq (quorum queues)', { queueType: 'quorum' });
