@@ -10,6 +10,7 @@ import { CapabilityError, ClosedError, ConfigurationError, ConnectionError, Time
 import { HEADER, RESERVED_HEADER_PREFIX } from './headers.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { MetricsCollector, fanOutRecorder, type MetricsRecorder } from './metrics.ts';
+import { EmulatedGroup } from './emulated-group.ts';
 import { SubscriptionPipeline, type PipelineHost } from './pipeline.ts';
 import { assertTopic, isPatternTopic } from './topic.ts';
 import { withTimeout } from './timeout.ts';
@@ -90,6 +91,7 @@ export class BrokerClient implements MessageBroker {
   readonly #idempotencyStore: IdempotencyStore | undefined;
   readonly #idempotencyTtlMs: number;
   readonly #subscriptions = new Set<SubscriptionPipeline<never>>();
+  readonly #emulatedGroups = new Map<string, EmulatedGroup>();
   readonly #host: PipelineHost;
   #state: State = 'new';
   #connecting: Promise<void> | undefined;
@@ -259,7 +261,9 @@ export class BrokerClient implements MessageBroker {
       // A private (group-less) subscription is ephemeral: history would surprise; a named group is durable.
       startFrom: options.startFrom ?? (options.group !== undefined && this.capabilities.durable ? 'earliest' : 'latest'),
     };
-    const transportSubscription = await this.transport.consume(spec, pipeline.onDelivery);
+    const transportSubscription = this.#emulatesGroup(options)
+      ? await this.#emulatedGroup(topic, options.group as string).join(this.transport, spec, pipeline.onDelivery)
+      : await this.transport.consume(spec, pipeline.onDelivery);
     pipeline.attach(transportSubscription);
     const typed = pipeline as unknown as SubscriptionPipeline<never>;
     this.#subscriptions.add(typed);
@@ -426,6 +430,20 @@ export class BrokerClient implements MessageBroker {
     }
   }
 
+  #emulatesGroup(options: Pick<SubscribeOptions, 'group' | 'emulate'>): boolean {
+    return options.group !== undefined && !this.capabilities.consumerGroups && options.emulate === true;
+  }
+
+  #emulatedGroup(topic: string, group: string): EmulatedGroup {
+    const id = `${topic}\u0000${group}`;
+    let emulated = this.#emulatedGroups.get(id);
+    if (!emulated) {
+      emulated = new EmulatedGroup(() => this.#emulatedGroups.delete(id));
+      this.#emulatedGroups.set(id, emulated);
+    }
+    return emulated;
+  }
+
   #assertOpen(operation: string, topic: string): void {
     if (this.#state === 'connected') return;
     const never = this.#state === 'new' || this.#state === 'connecting';
@@ -451,10 +469,10 @@ export class BrokerClient implements MessageBroker {
         throw new CapabilityError(`The ${this.name} binding has no consumer groups (group "${options.group}" on "${topic}")`, {
           broker: this.name,
           topic,
-          hint: 'Use a durable binding (e.g. Redis Streams), drop `group`, or pass emulate: true (every subscriber then gets every message)',
+          hint: 'Use a binding with groups (e.g. Redis Streams), drop `group`, or pass emulate: true (members compete only within this client)',
         });
       }
-      this.logger.warn({ broker: this.name, topic, group: options.group }, 'contractbus: consumer group emulated: members do not compete, each gets every message');
+      this.logger.warn({ broker: this.name, topic, group: options.group }, 'contractbus: consumer group emulated in this process: its subscriptions on this client compete; other processes each get every message');
     }
     if (options.orderByKey === true && !caps.orderingByKey) {
       if (!emulate) {

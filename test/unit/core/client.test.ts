@@ -102,8 +102,23 @@ describe('BrokerClient subscribe: capability gate', () => {
     const warn = vi.fn();
     const { client, transport } = await setup({}, { logger: { debug() {}, info() {}, warn, error() {} } });
     await client.subscribe('t', () => {}, { group: 'g', emulate: true, orderByKey: true });
-    expect(transport.consumers[0]?.spec.group).toBe('g');
+    expect(transport.consumers[0]?.spec.group).toBe(undefined);
     expect(warn).toHaveBeenCalledTimes(2);
+  });
+
+  it('emulated group: members on one client share one transport subscription and take turns', async () => {
+    const { client, transport } = await setup();
+    const seen: string[] = [];
+    const one = await client.subscribe('t', () => void seen.push('one'), { group: 'g', emulate: true });
+    await client.subscribe('t', () => void seen.push('two'), { group: 'g', emulate: true });
+    await client.subscribe('t', () => void seen.push('private'));
+    expect(transport.consumers).toHaveLength(2);
+    for (let i = 0; i < 4; i++) await transport.deliver({ body: json(i), messageId: `m${i}` }, 1, 0).done;
+    expect(seen).toEqual(['one', 'two', 'one', 'two']);
+    await one.close();
+    expect(transport.consumers[0]?.closed).toBe(false);
+    await transport.deliver({ body: json(9) }, 1, 0).done;
+    expect(seen.at(-1)).toBe('two');
   });
 
   it('defaults: startFrom latest for private subscriptions, earliest for named groups on durable bindings; prefetch from concurrency', async () => {
