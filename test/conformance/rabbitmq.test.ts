@@ -17,7 +17,8 @@ function target(name: string, options: RabbitMQClientOptions = {}) {
     name,
     timeoutMs: 5000,
     async create() {
-      const broker = new RabbitMQClient({ url, reconnectDelay: 100, ...options });
+      // Test groups are unique per test: let RabbitMQ remove their queues once idle.
+      const broker = new RabbitMQClient({ url, reconnectDelay: 100, groupQueueArguments: { 'x-expires': 10 * 60_000 }, ...options });
       await broker.connect();
       return broker;
     },

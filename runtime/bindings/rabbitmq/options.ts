@@ -71,6 +71,12 @@ export interface RabbitMQOptions {
 
   /** Queue type of the durable group queues `subscribe` declares. Default 'classic'. */
   queueType?: 'classic' | 'quorum';
+  /**
+   * Extra arguments for the durable group queues `subscribe` declares, e.g. `{ 'x-max-length': 100000,
+   * 'x-overflow': 'reject-publish' }`, or `{ 'x-expires': 3600000 }` for short-lived environments.
+   * They must match on every client of the group (RabbitMQ refuses a re-declaration that differs).
+   */
+  groupQueueArguments?: Record<string, unknown>;
   /** Declares subscription queues with `x-max-priority` so `priority` is honoured. Classic queues only. */
   maxPriority?: number;
   /**
@@ -116,6 +122,7 @@ export interface ResolvedOptions {
   publishBufferBytes: number;
   queueType: 'classic' | 'quorum';
   maxPriority: number | undefined;
+  groupQueueArguments: Record<string, unknown>;
   privateQueueExpiresMs: number;
 }
 
@@ -183,6 +190,7 @@ export function resolveOptions(input: RabbitMQOptions | string | URL = {}): Reso
     publishBufferBytes: options.publishBufferBytes ?? 16 * 1024 * 1024,
     queueType: options.queueType ?? 'classic',
     maxPriority: options.maxPriority,
+    groupQueueArguments: { ...options.groupQueueArguments },
     privateQueueExpiresMs: options.privateQueueExpiresMs ?? DEFAULTS.privateQueueExpiresMs,
   };
   validate(resolved);

@@ -298,7 +298,7 @@ export class RabbitMQTransport implements Transport {
     }
     const queueOptions = privateQueue
       ? this.queueOptions({ durable: true, arguments: { 'x-expires': this.options.privateQueueExpiresMs } }, 'classic')
-      : this.queueOptions({ durable: true });
+      : this.queueOptions({ durable: true, arguments: { ...this.options.groupQueueArguments } });
     const binding = { queue, exchange: this.options.exchangeName, routingKey: routingKeyFor(spec.topic, this.options.exchangeType) };
     const declare = async (m: ChannelModel): Promise<void> => {
       await this.topology.declareQueue(m, { name: queue, options: queueOptions });
