@@ -63,7 +63,7 @@ export class RedisConnections {
       );
     }
     const base = this.command;
-    const settings: Partial<RedisOptions> = { lazyConnect: true, enableOfflineQueue: false, connectionName: `contractbus:${purpose}`, ...overrides };
+    const settings: Partial<RedisOptions> = { lazyConnect: true, enableOfflineQueue: false, enableAutoPipelining: false, connectionName: `contractbus:${purpose}`, ...overrides };
     const connection =
       base instanceof Cluster
         ? base.duplicate(undefined, { lazyConnect: true, enableOfflineQueue: false, redisOptions: { ...base.options.redisOptions, ...settings } })

@@ -75,9 +75,13 @@ export function decodeEnvelope(text: string, channel: string, fallbackId: () => 
     return { messageId: fallbackId(), topic: channel, body: encoder.encode(text), headers: {}, contentType: 'application/octet-stream', timestamp: Date.now() };
   }
   const event = parsed as Envelope;
+  return fromEvent(event, rawData === undefined ? undefined : encoder.encode(rawData), channel, fallbackId);
+}
+
+function fromEvent(event: Envelope, inlineData: Uint8Array | undefined, channel: string, fallbackId: () => string): WireMessage {
   const contentType = typeof event.datacontenttype === 'string' ? event.datacontenttype : 'application/json';
   let body: Uint8Array;
-  if (rawData !== undefined) body = encoder.encode(rawData);
+  if (inlineData !== undefined) body = inlineData;
   else if (typeof event.data_base64 === 'string') body = Buffer.from(event.data_base64, 'base64');
   else if (event.data === undefined) body = new Uint8Array(0);
   else if (typeof event.data === 'string' && !JSON_TYPE.test(contentType)) body = encoder.encode(event.data);
@@ -95,6 +99,29 @@ export function decodeEnvelope(text: string, channel: string, fallbackId: () => 
   if (typeof event.priority === 'number') message.priority = event.priority;
   if (typeof event.expiresat === 'number') message.expiresAt = event.expiresat;
   return message;
+}
+
+const MARKER_BYTES = Buffer.from(DATA_MARKER);
+const PREFIX_BYTES = Buffer.from('{"specversion"');
+
+/**
+ * The subscriber's path: works on the bytes Redis sent, so the payload is a view into them
+ * (no decode + re-encode); anything not written by us goes through `decodeEnvelope`.
+ */
+export function decodeEnvelopeBytes(bytes: Buffer, channel: string, fallbackId: () => string): WireMessage {
+  if (bytes.length > PREFIX_BYTES.length && bytes[bytes.length - 1] === 125 && bytes.subarray(0, PREFIX_BYTES.length).equals(PREFIX_BYTES)) {
+    const marker = bytes.indexOf(MARKER_BYTES);
+    if (marker > 0) {
+      let event: unknown;
+      try {
+        event = JSON.parse(`${bytes.toString('utf8', 0, marker)}}`);
+      } catch {
+        event = undefined;
+      }
+      if (event && typeof event === 'object') return fromEvent(event as Envelope, bytes.subarray(marker + MARKER_BYTES.length, bytes.length - 1), channel, fallbackId);
+    }
+  }
+  return decodeEnvelope(bytes.toString(), channel, fallbackId);
 }
 
 function stringRecord(value: unknown): Record<string, string> {

@@ -171,6 +171,10 @@ export function resolveConnectionOptions(options: RedisConnectionOptions): Resol
   const merged: RedisConnectionOptions = { ...fromUrl, ...definedOnly(options) };
   const tls = merged.tls ?? merged.ssl;
   const commandTimeoutMs = merged.commandTimeoutMs ?? 5_000;
+  if (!(Number.isFinite(commandTimeoutMs) && commandTimeoutMs > 0)) {
+    // ioredis would arm a 0 ms timer and fail every command.
+    throw new ConfigurationError(`Redis: commandTimeoutMs must be a number of ms > 0 (got ${commandTimeoutMs})`, { broker: 'redis', hint: 'Every Redis round trip is bounded; pick a generous value such as 5000 rather than turning it off' });
+  }
   const autoReconnect = merged.autoReconnect ?? true;
   const firstDelay = merged.reconnectDelay ?? 100;
   const maxDelay = merged.maxReconnectDelay ?? 5_000;
@@ -189,6 +193,8 @@ export function resolveConnectionOptions(options: RedisConnectionOptions): Resol
     connectTimeout: merged.connectTimeoutMs ?? 10_000,
     // A command in flight when the connection drops fails after one reconnect attempt instead of 20.
     maxRetriesPerRequest: 1,
+    // Commands issued in the same tick (concurrent publishes, acks) share one socket write.
+    enableAutoPipelining: true,
     retryStrategy: (times: number): number | null => {
       if (!autoReconnect) return null;
       if (maxAttempts > 0 && times > maxAttempts) return null;

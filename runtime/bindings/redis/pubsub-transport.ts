@@ -11,7 +11,7 @@ import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
 import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
 import { HEADER } from '../../core/headers.ts';
 import { RedisConnections, messageOf, redisError } from './connection.ts';
-import { decodeEnvelope, encodeEnvelope } from './envelope.ts';
+import { decodeEnvelopeBytes, encodeEnvelope } from './envelope.ts';
 import { compilePattern, isPattern } from './pattern.ts';
 import type { TopicPattern } from './pattern.ts';
 import type { PubSubGap, RedisConnection, RedisPubSubOptions } from './options.ts';
@@ -206,24 +206,27 @@ export class RedisPubSubTransport implements Transport {
 
   #listen(connection: RedisConnection): void {
     const newId = (): string => randomUUID();
-    connection.on('message', (channel: string, text: string) => {
+    // Buffer events: the envelope is read from the bytes Redis sent, the payload stays a view into them.
+    connection.on('messageBuffer', (channelBytes: Buffer, bytes: Buffer) => {
+      const channel = channelBytes.toString();
       const set = this.#byChannel.get(channel);
       if (!set) return;
-      const message = decodeEnvelope(text, channel, newId);
+      const message = decodeEnvelopeBytes(bytes, channel, newId);
       let first = true;
       for (const sub of set) {
         sub.push(first ? message : { ...message, headers: { ...message.headers } });
         first = false;
       }
     });
-    connection.on('pmessage', (glob: string, channel: string, text: string) => {
-      const set = this.#byGlob.get(glob);
+    connection.on('pmessageBuffer', (glob: string | Buffer, channelBytes: Buffer, bytes: Buffer) => {
+      const set = this.#byGlob.get(String(glob));
       if (!set) return;
+      const channel = channelBytes.toString();
       let message: WireMessage | undefined;
       for (const sub of set) {
         if (!sub.pattern?.matches(channel)) continue;
         if (message) sub.push({ ...message, headers: { ...message.headers } });
-        else sub.push((message = decodeEnvelope(text, channel, newId)));
+        else sub.push((message = decodeEnvelopeBytes(bytes, channel, newId)));
       }
     });
     connection.on('error', (error: Error) => {

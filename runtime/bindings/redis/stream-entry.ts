@@ -17,6 +17,28 @@ const F = {
   data: 'data',
 } as const;
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const TEXTUAL = /^(?:application\/(?:[\w.+-]+\+)?json|text\/)/i;
+
+/**
+ * ioredis writes a Buffer argument as a separate socket write; a string joins the rest of the
+ * command in one. JSON and text bodies are UTF-8 by construction, so they go as strings.
+ */
+function textual(contentType: string): boolean {
+  return TEXTUAL.test(contentType);
+}
+
+function bodyArgument(message: WireMessage): string | Buffer {
+  if (textual(message.contentType)) {
+    try {
+      return utf8.decode(message.body);
+    } catch {
+      // Not UTF-8 after all (a raw publish): keep the bytes exactly.
+    }
+  }
+  return Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+}
+
 function needsEscape(name: string): boolean {
   return name === F.data || name === F.contentType || name.startsWith('ce_') || name.startsWith('h:');
 }
@@ -32,7 +54,7 @@ export function entryFields(message: WireMessage): Array<string | Buffer> {
     const value = message.headers[name];
     if (value !== undefined) fields.push(needsEscape(name) ? `h:${name}` : name, value);
   }
-  fields.push(F.data, Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength));
+  fields.push(F.data, bodyArgument(message));
   return fields;
 }
 

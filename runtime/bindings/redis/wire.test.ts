@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope } from './envelope.ts';
+import { decodeEnvelope, decodeEnvelopeBytes, encodeEnvelope } from './envelope.ts';
 import { entryFields, messageFromEntry } from './stream-entry.ts';
 import { optionsFromUrl, resolveConnectionOptions } from './options.ts';
 import type { WireMessage } from '../../core/transport.ts';
@@ -29,6 +29,14 @@ describe('Pub/Sub CloudEvents envelope', () => {
     expect(event.data).toEqual({ orderId: '7', total: 12.5 });
     const decoded = decodeEnvelope(encoded, 'orders.created', () => 'fallback');
     expect({ ...decoded, body: text(decoded.body) }).toEqual({ ...message, body: text(message.body) });
+  });
+
+  it('decodes from the bytes Redis sent the same way, payload as a view', () => {
+    const bytes = Buffer.from(encodeEnvelope(message));
+    const decoded = decodeEnvelopeBytes(bytes, 'orders.created', () => 'f');
+    expect({ ...decoded, body: text(decoded.body) }).toEqual({ ...message, body: text(message.body) });
+    expect(decoded.body.buffer).toBe(bytes.buffer);
+    expect(text(decodeEnvelopeBytes(Buffer.from('plain'), 'c', () => 'f').body)).toBe('plain');
   });
 
   it('finds the payload even when a header looks like the data member', () => {
@@ -76,6 +84,16 @@ describe('Streams entry fields', () => {
     const raw = fields.map((f) => (Buffer.isBuffer(f) ? f : Buffer.from(f)));
     const decoded = messageFromEntry('orders.created', '1700000000000-0', raw);
     expect({ ...decoded, body: text(decoded.body) }).toEqual({ ...message, body: text(message.body) });
+  });
+});
+
+describe('Streams entry body', () => {
+  it('keeps bytes exactly when a JSON-labelled body is not UTF-8', () => {
+    const odd: WireMessage = { ...message, body: new Uint8Array([0xff, 0xfe, 0x7b]) };
+    const fields = entryFields(odd);
+    expect(Buffer.isBuffer(fields.at(-1))).toBe(true);
+    const raw = fields.map((f) => (Buffer.isBuffer(f) ? f : Buffer.from(f)));
+    expect([...messageFromEntry('t', '1-0', raw).body]).toEqual([0xff, 0xfe, 0x7b]);
   });
 });
 
