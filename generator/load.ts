@@ -90,7 +90,44 @@ export async function loadContract(specPath: string): Promise<LoadedContract> {
   if (errors.length > 0 || !result.document) {
     throw new ContractLoadError(errors.length ? problems : [{ severity: 'error', file: display, line: 0, column: 0, message: 'not a valid AsyncAPI document' }]);
   }
+  const reserved = findReservedName(result.document.json(), text);
+  if (reserved) throw new ContractLoadError([{ severity: 'error', file: display, ...reserved.at, path: reserved.path, message: `the name ${JSON.stringify(reserved.key)} collides with JavaScript object internals and the AsyncAPI parser mishandles it here (the ${reserved.kind} is silently lost); rename it` }]);
   return { document: result.document, file, files, problems };
+}
+
+const OBJECT_MEMBERS = new Set(Object.getOwnPropertyNames(Object.prototype));
+/** Subtrees whose keys are data (property names, example values), where such names are fine. */
+const DATA_KEYS = new Set(['properties', 'examples', 'example', 'default', 'const', 'enum', 'bindings', 'payload', 'headers', 'schemas']);
+
+/**
+ * Operation, channel, message, … keys named like `Object.prototype` members (`constructor`,
+ * `toString`) make the parser drop the referenced object. Schema property names are fine.
+ */
+function findReservedName(json: unknown, text: string): { key: string; path: string; kind: string; at: { line: number; column: number } } | undefined {
+  const seen = new Set<unknown>();
+  const walk = (node: unknown, trail: string[]): ReturnType<typeof findReservedName> => {
+    if (typeof node !== 'object' || node === null || seen.has(node)) return undefined;
+    seen.add(node);
+    if (Array.isArray(node)) {
+      for (const item of node) {
+        const hit = walk(item, trail);
+        if (hit) return hit;
+      }
+      return undefined;
+    }
+    for (const key of Object.keys(node)) {
+      const parent = trail[trail.length - 1];
+      if (OBJECT_MEMBERS.has(key) && parent !== undefined && ['operations', 'channels', 'messages', 'parameters', 'servers', 'securitySchemes', 'correlationIds', 'replies', 'replyAddresses', 'tags', 'externalDocs', 'operationTraits', 'messageTraits', 'serverVariables', 'channelBindings', 'operationBindings', 'messageBindings', 'serverBindings'].includes(parent)) {
+        const kind = parent === 'messages' ? 'message' : parent === 'operations' ? 'operation' : parent === 'channels' ? 'channel' : parent.replace(/s$/, '');
+        return { key, path: [...trail, key].join('.'), kind, at: locate(text, `${key}:`) };
+      }
+      if (DATA_KEYS.has(key) && parent !== 'components') continue;
+      const hit = walk((node as Record<string, unknown>)[key], [...trail, key]);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  return walk(json, []);
 }
 
 /** Validation only (the `validate` command): every diagnostic, sorted, no throw for an invalid spec. */

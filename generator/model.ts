@@ -36,6 +36,9 @@ export interface ContractModel {
   hasPublish: boolean;
   hasSubscribe: boolean;
   hasParameters: boolean;
+  /** Names client.ts imports from the runtime (only those it uses: noUnusedLocals-clean). */
+  runtimeTypeImports: string;
+  runtimeValueImports: string;
 }
 
 export interface SchemaModel {
@@ -382,7 +385,11 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   const opInputs: Array<{ id: string; operation: OperationInterface; channel: ChannelInterface; isSend: boolean }> = [];
   for (const operation of document.operations().all()) {
     const channel = operation.channels().all()[0];
-    if (!channel) throw new ContractModelError(`operation ${JSON.stringify(operation.id())} has no channel`);
+    if (!channel || (channel.address() ?? channel.id()) === undefined) {
+      throw new ContractModelError(
+        `operation ${JSON.stringify(operation.id())}: its channel could not be resolved (the AsyncAPI parser mishandles some names, e.g. "constructor", as operation or channel keys); rename it`,
+      );
+    }
     const isSend = operation.isSend();
     const address = channel.address() ?? channel.id();
     const explicit = operation.operationId?.() ?? (document.version().startsWith('2.') ? undefined : operation.id());
@@ -478,7 +485,8 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   const functionNames = new Set<string>();
   const operations: OperationModel[] = opInputs.map((input, index) => {
     const address = input.channel.address() ?? input.channel.id();
-    const channel = channelByAddress.get(address) as ChannelModel;
+    const channel = channelByAddress.get(address);
+    if (!channel) throw new ContractModelError(`operation ${JSON.stringify(input.id)}: channel ${JSON.stringify(address)} is not declared under channels`);
     const keys = (input as { messageKeys?: string[] }).messageKeys ?? [...new Set((input.operation.messages().all().length ? input.operation.messages().all() : input.channel.messages().all()).map(messageKey))].sort();
     const schemaKeys = opSchemaKeys.get(input.id) as { payload: string; headers: string | undefined };
     const firstMessage = messageByKey.get(keys[0] as string) as MessageModel;
@@ -523,6 +531,22 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   });
   void paramSchemaKeys;
 
+  const typeImports = new Set(['Headers', 'MessageBroker', 'PublishOptions', 'SubscribeOptions']);
+  const valueImports = new Set<string>();
+  for (const op of operations) {
+    valueImports.add('zodValidator');
+    if (op.isSend) {
+      typeImports.add('PublishReceipt');
+      if (op.hasParams) valueImports.add('buildAddress');
+      if (op.headersSchema !== undefined) valueImports.add('toWireHeaders');
+    } else {
+      typeImports.add('Subscription');
+      if (op.hasParams) {
+        typeImports.add('MessageMetadataWithParams');
+        for (const name of ['addressPattern', 'parseAddress', 'withParams']) valueImports.add(name);
+      } else typeImports.add('MessageMetadata');
+    }
+  }
   const slug = fileSlug(title);
   const withFixtures = options.fixtures !== false && messages.some((m) => m.examples.length > 0);
   const id = document.info().id();
@@ -570,6 +594,8 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     hasPublish: operations.some((o) => o.isSend),
     hasSubscribe: operations.some((o) => !o.isSend),
     hasParameters: operations.some((o) => o.hasParams),
+    runtimeTypeImports: [...typeImports].sort().join(', '),
+    runtimeValueImports: [...valueImports].sort().join(', '),
   };
 }
 

@@ -16,7 +16,7 @@
  *   forward compatible: a newer producer may add fields).
  */
 
-import { jsDoc, literal, propertyKey } from './names.ts';
+import { jsDoc, literal, propertyKey, valueLiteral } from './names.ts';
 
 export type JsonSchema = boolean | { [keyword: string]: unknown };
 
@@ -197,8 +197,8 @@ function applyModifiers(expr: Expr, schema: Obj, _ctx: Context, pointer: string)
 function defaultValue(value: unknown, pointer: string): string {
   const json = JSON.stringify(value);
   if (json === undefined) throw new SchemaEmitError('default is not JSON', pointer);
-  // Objects and arrays: a fresh copy per parse, so a handler mutating it cannot change the default.
-  return typeof value === 'object' && value !== null ? `() => (${json})` : json;
+  // zod 4 shallow-copies a default per parse; the plain value keeps contextual typing (enum arrays).
+  return valueLiteral(value);
 }
 
 function typesOf(schema: Obj): string[] {
