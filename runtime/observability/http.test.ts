@@ -1,9 +1,9 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MetricsCollector } from '../core/metrics.ts';
 import type { HealthStatus, MessageBroker } from '../core/types.ts';
-import { createObservabilityHandler, type ObservabilityHandler } from './http.ts';
+import { createObservabilityHandler } from './http.ts';
 
 const SECRET = 'pa55-Wq8x';
 
@@ -16,7 +16,7 @@ const healthy = (name: string, collector?: MetricsCollector) =>
 
 let server: Server | undefined;
 
-async function serve(handler: ObservabilityHandler | ((req: Parameters<ObservabilityHandler>[0], res: Parameters<ObservabilityHandler>[1]) => void)): Promise<string> {
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   server = createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
