@@ -43,7 +43,12 @@ export interface BrokerClientOptions {
   publishTimeoutMs?: number;
   /** Fails publishes fast with `CircuitOpenError` while the broker keeps failing. Default: none. */
   publishCircuitBreaker?: MessageCircuitBreaker | CircuitBreakerOptions;
-  /** Deduplicates deliveries by message id for every subscription (override per subscription). */
+  /**
+   * Deduplicates deliveries by message id for every subscription (override per subscription).
+   * An id is claimed while its handler runs (for 60 s, or handlerTimeoutMs + 10 s) and remembered
+   * for `idempotencyTtlMs` once handled. A redelivery that finds a claim (its consumer may have
+   * crashed) waits up to the claim's lifetime before it is treated as a duplicate.
+   */
   idempotencyStore?: IdempotencyStore;
   /** How long a handled message id is remembered. Default 24 h. */
   idempotencyTtlMs?: number;
@@ -76,6 +81,9 @@ const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_PRIORITY = 9;
+/** In-progress idempotency claims expire after this (or handlerTimeoutMs + margin): the crash window. */
+const DEFAULT_CLAIM_TTL_MS = 60_000;
+const CLAIM_TTL_MARGIN_MS = 10_000;
 
 export class BrokerClient implements MessageBroker {
   readonly name: string;
@@ -252,7 +260,12 @@ export class BrokerClient implements MessageBroker {
       idempotency:
         store === undefined
           ? undefined
-          : { store, ttlMs: positive(options.idempotencyTtlMs, this.#idempotencyTtlMs, 'idempotencyTtlMs'), prefix: `${topic}\u0000${options.group ?? ''}\u0000` },
+          : {
+              store,
+              ttlMs: positive(options.idempotencyTtlMs, this.#idempotencyTtlMs, 'idempotencyTtlMs'),
+              claimTtlMs: options.handlerTimeoutMs === undefined ? DEFAULT_CLAIM_TTL_MS : options.handlerTimeoutMs + CLAIM_TTL_MARGIN_MS,
+              prefix: `${topic}\u0000${options.group ?? ''}\u0000`,
+            },
     });
     const spec: ConsumeSpec = {
       topic,

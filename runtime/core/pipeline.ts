@@ -45,7 +45,11 @@ export interface PipelineConfig<T> {
   deadLetterTopic: string | undefined;
   handlerTimeoutMs: number | undefined;
   breaker: MessageCircuitBreaker | undefined;
-  idempotency: { store: IdempotencyStore; ttlMs: number; prefix: string } | undefined;
+  /**
+   * ttlMs: how long a handled id is remembered. claimTtlMs: how long an in-progress claim lives,
+   * so a consumer that crashes mid-handler blocks a redelivery for at most that long.
+   */
+  idempotency: { store: IdempotencyStore; ttlMs: number; claimTtlMs: number; prefix: string } | undefined;
 }
 
 /** Delay before a message whose dead-letter publish failed comes back (the DLQ is likely down). */
@@ -181,13 +185,14 @@ export class SubscriptionPipeline<T> implements Subscription {
         }
       }
       const claim = config.idempotency ? config.idempotency.prefix + message.messageId : undefined;
-      if (claim !== undefined && config.idempotency) {
-        let first = true;
-        try {
-          first = await config.idempotency.store.tryClaim(claim, config.idempotency.ttlMs);
-        } catch (error) {
-          // A broken store must not stop the flow: handle it (at-least-once still holds).
-          host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: idempotency store failed; handling without deduplication');
+      if (claim !== undefined) {
+        let first = await this.#claim(claim, message);
+        // A redelivery may meet the in-progress claim of a consumer that crashed mid-handler: wait
+        // for that claim to expire instead of dropping the message as a duplicate.
+        if (!first && (context.attempt > 1 || delivery.deliveryCount > 1)) {
+          const outcome = await this.#awaitStaleClaim(claim, message);
+          if (outcome === 'closing') return this.#requeue(delivery);
+          first = outcome;
         }
         if (!first) {
           host.recorder.duplicateDropped(message.topic);
@@ -365,6 +370,33 @@ export class SubscriptionPipeline<T> implements Subscription {
       if (!oldest.done) this.#firstFailures.delete(oldest.value);
     }
     this.#firstFailures.set(messageId, at);
+  }
+
+  async #claim(claim: string, message: WireMessage): Promise<boolean> {
+    const idempotency = this.#config.idempotency;
+    if (!idempotency) return true;
+    try {
+      return await idempotency.store.tryClaim(claim, idempotency.claimTtlMs);
+    } catch (error) {
+      // A broken store must not stop the flow: handle it (at-least-once still holds).
+      this.#host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: idempotency store failed; handling without deduplication');
+      return true;
+    }
+  }
+
+  /** Polls the claim until it can be taken or `claimTtlMs` has passed (then it is a real duplicate). */
+  async #awaitStaleClaim(claim: string, message: WireMessage): Promise<boolean | 'closing'> {
+    const claimTtlMs = this.#config.idempotency?.claimTtlMs ?? 0;
+    const deadline = Date.now() + claimTtlMs;
+    for (let remaining = claimTtlMs; remaining > 0; remaining = deadline - Date.now()) {
+      try {
+        await sleep(Math.min(remaining, 1000), this.#stopping.signal);
+      } catch {
+        return 'closing';
+      }
+      if (await this.#claim(claim, message)) return true;
+    }
+    return false;
   }
 
   async #release(claim: string | undefined): Promise<void> {

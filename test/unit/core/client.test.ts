@@ -280,6 +280,28 @@ describe('BrokerClient subscribe: pipeline', () => {
     expect(client.getMetrics().duplicatesDropped).toBe(1);
   });
 
+  it('idempotency: a redelivery meeting a crashed consumer\'s stale claim waits for it to expire instead of being dropped', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const store = new MemoryIdempotencyStore();
+    const { client, transport } = await setup({}, { idempotencyStore: store });
+    const handler = vi.fn();
+    await client.subscribe('t', handler);
+    // The claim a consumer took before it crashed (default in-progress TTL 60 s).
+    await store.tryClaim('t\u0000\u0000lost', 60_000);
+    const redelivery = transport.deliver({ body: json(1), messageId: 'lost' }, 2);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(handler).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(31_000);
+    await redelivery.done;
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(redelivery.delivery.settlements).toEqual(['ack']);
+    // A first-delivery duplicate of a handled id is dropped at once.
+    const copy = transport.deliver({ body: json(1), messageId: 'lost' }, 1);
+    await copy.done;
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(client.getMetrics().duplicatesDropped).toBe(1);
+  });
+
   it('keeps per-key order and the concurrency bound', async () => {
     const { client, transport } = await setup();
     const order: string[] = [];
