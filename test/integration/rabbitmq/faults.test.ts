@@ -9,9 +9,9 @@
  * default is the full 100 000; lower it with env CONTRACTBUS_FAULT_MESSAGES on a slower machine.
  */
 import { describe, expect, it } from 'vitest';
-import { RabbitMQTransport } from '../../../runtime/bindings/rabbitmq/transport.ts';
+import { RabbitMQClient } from '../../../runtime/bindings/rabbitmq/index.ts';
 import { restartBroker } from '../../support/brokers.ts';
-import { AMQP_URL, unique, waitFor, wire } from './helpers.ts';
+import { AMQP_URL, unique, waitFor } from './helpers.ts';
 
 const FAULT_MESSAGES = Number(process.env.CONTRACTBUS_FAULT_MESSAGES ?? 100_000);
 const WINDOW = 200;
@@ -19,18 +19,18 @@ const WINDOW = 200;
 describe('RabbitMQ broker restarts', () => {
   it(`loses nothing confirmed across two broker restarts (${FAULT_MESSAGES} messages)`, { timeout: 300_000 }, async () => {
     const topic = unique('faults');
-    const options = { url: AMQP_URL, reconnectDelay: 200, maxReconnectDelay: 1_000, publishBufferSize: WINDOW * 2, heartbeat: 2 };
-    const publisher = new RabbitMQTransport(options);
-    const consumer = new RabbitMQTransport(options);
+    // The whole stack: generic publish/subscribe of RabbitMQClient (BrokerClient pipeline on top).
+    const options = { url: AMQP_URL, reconnectDelay: 200, maxReconnectDelay: 1_000, publishBufferSize: WINDOW * 2, heartbeat: 2, publishTimeoutMs: 60_000 };
+    const publisher = new RabbitMQClient(options);
+    const consumer = new RabbitMQClient(options);
     await publisher.connect();
     await consumer.connect();
     const received = new Set<string>();
     let deliveries = 0;
-    await consumer.consume({ topic, group: 'faults', prefetch: 100, startFrom: 'earliest' }, async (d) => {
+    await consumer.subscribe(topic, (_m, meta) => {
       deliveries++;
-      received.add(d.message.messageId);
-      await d.ack();
-    });
+      received.add(meta.messageId);
+    }, { group: 'faults', concurrency: 50, prefetch: 100 });
 
     const confirmed: string[] = [];
     let failed = 0;
@@ -45,10 +45,9 @@ describe('RabbitMQ broker restarts', () => {
     const worker = async (): Promise<void> => {
       while (sent < FAULT_MESSAGES) {
         sent++;
-        const message = wire(topic, { n: sent });
         try {
-          await publisher.send(message, { timeoutMs: 60_000 });
-          confirmed.push(message.messageId);
+          const receipt = await publisher.publish(topic, { n: sent });
+          confirmed.push(receipt.messageId);
         } catch {
           failed++;
         }
@@ -69,13 +68,13 @@ describe('RabbitMQ broker restarts', () => {
     const lost = confirmed.filter((id) => !received.has(id)).length;
     console.log(
       `[rabbitmq faults] ${FAULT_MESSAGES} published in ${publishMs} ms with 2 restarts: ${confirmed.length} confirmed, ${failed} not confirmed, ` +
-        `${deliveries} deliveries (${deliveries - received.size} duplicates), ${lost} confirmed lost; reconnects publisher=${publisher.connection.reconnects} consumer=${consumer.connection.reconnects}`,
+        `${deliveries} deliveries (${deliveries - received.size} duplicates), ${lost} confirmed lost; reconnects publisher=${publisher.rabbitmq.connection.reconnects} consumer=${consumer.rabbitmq.connection.reconnects}`,
     );
     expect(lost).toBe(0);
-    expect(publisher.connection.reconnects).toBeGreaterThanOrEqual(2);
-    expect(consumer.connection.reconnects).toBeGreaterThanOrEqual(2);
+    expect(publisher.rabbitmq.connection.reconnects).toBeGreaterThanOrEqual(2);
+    expect(consumer.rabbitmq.connection.reconnects).toBeGreaterThanOrEqual(2);
     await consumer.deleteQueue(`faults.${topic}`).catch(() => undefined);
-    await publisher.close();
-    await consumer.close();
+    await publisher.disconnect();
+    await consumer.disconnect({ timeoutMs: 5_000 });
   });
 });
