@@ -78,6 +78,37 @@ describe('RabbitMQ reconnection (through a TCP proxy)', () => {
     await transport.send(wire(topic, {}), { timeoutMs: 10_000 });
   });
 
+  it('tries cluster hosts in order and connects to the first that answers', async () => {
+    const target = new URL(AMQP_URL);
+    const transport = new RabbitMQTransport({ hosts: ['127.0.0.1:1', `${target.hostname}:${target.port || 5672}`], username: 'guest', password: 'guest' });
+    cleanup.push(() => transport.close());
+    await transport.connect();
+    const health = await transport.health();
+    expect(health.details.endpoint).toBe(`amqp://${target.hostname}:${target.port || 5672}`);
+  });
+
+  it('fails connect fast with the reason and a hint (wrong password, nothing listening)', async () => {
+    const target = new URL(AMQP_URL);
+    const wrong = new RabbitMQTransport({ host: target.hostname, port: Number(target.port || 5672), username: 'guest', password: 'wrong' });
+    await expect(wrong.connect()).rejects.toThrow(/ACCESS_REFUSED|403/);
+    const nothing = new RabbitMQTransport({ host: '127.0.0.1', port: 1 });
+    await expect(nothing.connect()).rejects.toThrow(/ECONNREFUSED.*npm run brokers -- start rabbitmq/s);
+  });
+
+  it('gives up after maxReconnectAttempts: unhealthy, publishes fail with ConnectionError', async () => {
+    const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5672) });
+    const port = await proxy.start();
+    const transport = new RabbitMQTransport({ url: `amqp://guest:guest@127.0.0.1:${port}`, reconnectDelay: 20, maxReconnectDelay: 40, maxReconnectAttempts: 2 });
+    cleanup.push(() => proxy.stop(), () => transport.close());
+    await transport.connect();
+    await proxy.stop();
+    await waitFor(() => transport.connection.state === 'failed', 5_000, 'reconnection to give up');
+    await expect(transport.send(wire(unique('gone'), {}), { timeoutMs: 1_000 })).rejects.toThrow(/failed/);
+    const health = await transport.health();
+    expect(health.isHealthy).toBe(false);
+    expect(health.issues[0]).toMatch(/failed.*gave up after 2 attempts/);
+  });
+
   it('drops an ack for a delivery of a dead channel instead of acking the new channel’s tag', async () => {
     const { proxy, transport } = await setup();
     const topic = unique('stale');
