@@ -14,7 +14,7 @@ import { EmulatedGroup } from './emulated-group.ts';
 import { SubscriptionPipeline, type PipelineHost } from './pipeline.ts';
 import { assertTopic, isPatternTopic } from './topic.ts';
 import { withTimeout } from './timeout.ts';
-import type { ConsumeSpec, Transport, WireMessage } from './transport.ts';
+import type { ConsumeSpec, Transport, TransportSubscription, WireMessage } from './transport.ts';
 import type {
   BrokerCapabilities,
   BrokerMetrics,
@@ -274,12 +274,23 @@ export class BrokerClient implements MessageBroker {
       // A private (group-less) subscription is ephemeral: history would surprise; a named group is durable.
       startFrom: options.startFrom ?? (options.group !== undefined && this.capabilities.durable ? 'earliest' : 'latest'),
     };
-    const transportSubscription = this.#emulatesGroup(options)
-      ? await this.#emulatedGroup(topic, options.group as string).join(this.transport, spec, pipeline.onDelivery)
-      : await this.transport.consume(spec, pipeline.onDelivery);
+    let transportSubscription: TransportSubscription;
+    try {
+      transportSubscription = this.#emulatesGroup(options)
+        ? await this.#emulatedGroup(topic, options.group as string).join(this.transport, spec, pipeline.onDelivery)
+        : await this.transport.consume(spec, pipeline.onDelivery);
+    } catch (error) {
+      pipeline.discard();
+      throw error;
+    }
     pipeline.attach(transportSubscription);
     const typed = pipeline as unknown as SubscriptionPipeline<never>;
     this.#subscriptions.add(typed);
+    if (this.#state !== 'connected') {
+      // disconnect() began while the broker was attaching this consumer: do not leave it running.
+      await pipeline.close({ timeoutMs: 0 });
+      this.#assertOpen('subscribe to', topic);
+    }
     if (options.signal) {
       const signal = options.signal;
       if (signal.aborted) await pipeline.close();
@@ -411,7 +422,7 @@ export class BrokerClient implements MessageBroker {
       details.publishCircuit = this.#breaker.state;
       if (this.#breaker.state === 'open') issues.push(`${this.name}: publish circuit open`);
     }
-    details.inFlight = this.#collector.snapshot().inFlight;
+    details.inFlight = this.#collector.inFlightNow;
     return { isHealthy: issues.length === 0, issues, details };
   }
 

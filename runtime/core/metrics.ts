@@ -157,6 +157,10 @@ export class MetricsCollector implements MetricsRecorder {
     this.#inFlight += delta;
   }
 
+  get inFlightNow(): number {
+    return this.#inFlight;
+  }
+
   snapshot(): BrokerMetrics {
     const byTopic: Record<string, TopicMetrics> = {};
     for (const [topic, metrics] of this.#topics) byTopic[topic] = { ...metrics };

@@ -102,6 +102,12 @@ export class SubscriptionPipeline<T> implements Subscription {
     if (this.#config.breaker?.state === 'open') this.#breakerChanged('open');
   }
 
+  /** The transport refused the subscription: drop the listeners this pipeline registered. */
+  discard(): void {
+    this.#closed = true;
+    if (this.#config.breaker && this.#onBreakerChange) this.#config.breaker.off('stateChange', this.#onBreakerChange);
+  }
+
   get alive(): boolean {
     return this.#transport !== undefined && !this.#closed && this.#closing === undefined;
   }

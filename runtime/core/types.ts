@@ -132,7 +132,10 @@ export interface SubscribeOptions<T = unknown> extends RetryOptions {
   validate?: PayloadValidator<T>;
   /** Where a new group starts. Default 'earliest' for durable bindings. */
   startFrom?: 'earliest' | 'latest';
-  /** A handler still running after this many ms counts as failed. Default: none. */
+  /**
+   * A handler still running after this many ms counts as failed (retried, then dead-lettered).
+   * JavaScript cannot cancel it: it keeps running and its late result is ignored. Default: none.
+   */
   handlerTimeoutMs?: number;
   signal?: AbortSignal;
   /**
