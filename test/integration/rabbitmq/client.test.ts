@@ -111,6 +111,28 @@ describe('RabbitMQClient', () => {
     await client.deleteQueue(queue);
   });
 
+  it('consume with autoAck acks on success and rejects (to the DLX) on failure, never requeue-looping', async () => {
+    const queue = unique('auto');
+    const dlx = `${queue}.dlx`;
+    await client.declareExchange(dlx, 'fanout');
+    await client.declareQueue(`${queue}.dead`);
+    await client.bindQueue(`${queue}.dead`, dlx, '');
+    await client.declareQueue(queue, { arguments: { 'x-dead-letter-exchange': dlx } });
+    await client.bindQueue(queue, 'contractbus', queue);
+    let calls = 0;
+    const consumer = await client.consume<{ ok: boolean }>(queue, (m) => {
+      calls++;
+      if (!m.content.ok) throw new Error('bad');
+    }, { autoAck: true });
+    await client.publish(queue, { ok: true });
+    await client.publish(queue, { ok: false });
+    await waitFor(async () => (await client.queueDepth(`${queue}.dead`)) === 1, 5_000, 'the rejected message in the DLX queue');
+    expect(calls).toBe(2);
+    expect(await client.queueDepth(queue)).toBe(0);
+    await consumer.close();
+    for (const q of [queue, `${queue}.dead`]) await client.deleteQueue(q);
+  });
+
   it('is built from a URL, and over an existing amqplib connection it does not own', async () => {
     const byUrl = fromUrl(new URL(AMQP_URL));
     await byUrl.connect();

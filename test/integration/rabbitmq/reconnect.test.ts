@@ -78,6 +78,19 @@ describe('RabbitMQ reconnection (through a TCP proxy)', () => {
     await transport.send(wire(topic, {}), { timeoutMs: 10_000 });
   });
 
+  it('declares remembered queues and bindings again after a reconnect (an exclusive queue dies with its connection)', async () => {
+    const { proxy, transport } = await setup();
+    const queue = unique('exclusive');
+    await transport.declareQueue(queue, { exclusive: true, durable: false });
+    await transport.bindQueue(queue, 'contractbus', queue);
+    const generation = transport.connection.generation;
+    proxy.cut();
+    await waitFor(() => transport.connection.generation > generation && transport.connection.state === 'connected', 10_000, 'the reconnect');
+    expect(await transport.queueDepth(queue)).toEqual({ messageCount: 0, consumerCount: 0, queue });
+    await transport.send(wire(queue, {}), { timeoutMs: 5_000, amqp: { mandatory: true } }); // routed: the binding is back
+    expect((await transport.queueDepth(queue))?.messageCount).toBe(1);
+  });
+
   it('tries cluster hosts in order and connects to the first that answers', async () => {
     const target = new URL(AMQP_URL);
     const transport = new RabbitMQTransport({ hosts: ['127.0.0.1:1', `${target.hostname}:${target.port || 5672}`], username: 'guest', password: 'guest' });

@@ -2,6 +2,7 @@
  * RabbitMQTransport against a real RabbitMQ on 127.0.0.1:5672: the binding seam on its own
  * (round trip with metadata, groups, patterns, acks, delayed redelivery, unroutable publishes).
  */
+import { connect as amqpConnect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADER } from '../../../runtime/core/headers.ts';
 import type { Delivery } from '../../../runtime/core/transport.ts';
@@ -161,6 +162,24 @@ describe('RabbitMQTransport', () => {
     model.emit('unblocked');
     await waiting;
     await sub.close();
+  });
+
+  it('re-declares its queue and resumes when someone deletes it under a running subscription (basic.cancel)', async () => {
+    const topic = unique('deleted');
+    const got: unknown[] = [];
+    const sub = await transport.consume(spec(topic, 'g'), async (d) => {
+      got.push(decode(d.message));
+      await d.ack();
+    });
+    const raw = await amqpConnect(AMQP_URL);
+    const channel = await raw.createChannel();
+    await channel.deleteQueue(`g.${topic}`);
+    await raw.close();
+    await waitFor(async () => (await transport.queueDepth(`g.${topic}`))?.consumerCount === 1, 10_000, 'the consumer to come back');
+    await transport.send(wire(topic, { after: 'delete' }), { timeoutMs: 5_000, amqp: { mandatory: true } });
+    await waitFor(() => got.length === 1);
+    await sub.close();
+    await transport.deleteQueue(`g.${topic}`);
   });
 
   it('reports health with consumers and queue depths', async () => {
