@@ -14,4 +14,16 @@ runConformanceSuite({
     await broker.connect();
     return broker;
   },
+  // The hub's simulated outage: publishes fail fast, deliveries stop, data is kept.
+  async restartBroker() {
+    hub.simulateOutage();
+    await new Promise((resolve) => setImmediate(resolve));
+    hub.restore();
+  },
+  async stopBroker() {
+    hub.simulateOutage();
+  },
+  async startBroker() {
+    hub.restore();
+  },
 });

@@ -352,6 +352,32 @@ export function runConformanceSuite(target: ConformanceTarget): void {
         await wait(() => b.getMetrics().byTopic[dropTopic]?.dropped === 1, 'dropped metric');
       });
 
+      it('sendToDlq dead-letters a message by hand with the reason headers', async () => {
+        const b = await broker();
+        const topic = uniqueName('manual-dlq');
+        const deadLetters = new Recorder<{ id: number }>();
+        await b.subscribe(`${topic}.dlq`, deadLetters.handler);
+        await b.sendToDlq({ topic, payload: { id: 5 }, messageId: 'by-hand', headers: { 'x-tenant': 'acme' }, error: new Error('customer blocked') }, 'blocked customer');
+        await wait(() => deadLetters.count === 1, 'the dead letter');
+        const { payload, metadata } = deadLetters.received[0] as (typeof deadLetters.received)[0];
+        expect(payload).toEqual({ id: 5 });
+        expect(metadata.messageId).toBe('by-hand');
+        expect(metadata.headers).toMatchObject({ 'x-tenant': 'acme', [HEADER.dlqReason]: 'blocked customer', [HEADER.dlqErrorMessage]: 'customer blocked', [HEADER.dlqOriginalTopic]: topic });
+      });
+
+      it('a handler past handlerTimeoutMs counts as failed and is dead-lettered with a TimeoutError', async () => {
+        const b = await broker();
+        const topic = uniqueName('handler-timeout');
+        const deadLetters = new Recorder();
+        await b.subscribe(`${topic}.dlq`, deadLetters.handler);
+        const stuck = latch();
+        await b.subscribe(topic, () => stuck.promise, { handlerTimeoutMs: 20, maxRetries: 1, ...FAST_RETRY });
+        await b.publish(topic, 'slow');
+        await wait(() => deadLetters.count === 1, 'the dead letter');
+        stuck.open();
+        expect(deadLetters.received[0]?.metadata.headers).toMatchObject({ [HEADER.dlqErrorName]: 'TimeoutError', [HEADER.dlqAttempts]: '2' });
+      });
+
       it.skipIf(!durableGroups)(`dead letters can be replayed to their original topic (id kept, DLQ headers stripped)${skipReason('durable consumer groups', durableGroups)}`, async () => {
         const b = await broker();
         if (!canReplay(b)) return expect.fail(`${target.name} broker has no replayDeadLetters (it should extend BrokerClient)`);
@@ -623,6 +649,36 @@ export function runConformanceSuite(target: ConformanceTarget): void {
         const b = await broker();
         await expect(b.subscribe(uniqueName('gate'), () => {}, { orderByKey: true })).rejects.toBeInstanceOf(CapabilityError);
         await expect(b.subscribe(uniqueName('gate'), () => {}, { orderByKey: true, emulate: true })).resolves.toBeDefined();
+      });
+
+      const stoppable = target.stopBroker !== undefined && target.startBroker !== undefined;
+      it.skipIf(!stoppable)(`publish while the broker is down settles within its timeout (confirmed or a clear error), and flow resumes${stoppable ? '' : ` [skipped: ${target.name} has no stopBroker/startBroker]`}`, async () => {
+        const b = await broker();
+        const topic = uniqueName('down');
+        const rec = new Recorder<string>();
+        await b.subscribe(topic, rec.handler, durableGroups ? { group: uniqueName('group') } : {});
+        await target.stopBroker?.();
+        let outcome: unknown;
+        try {
+          const publishTimeoutMs = 1000;
+          const started = Date.now();
+          outcome = await b.publish(topic, 'while-down', { timeoutMs: publishTimeoutMs }).then(
+            () => 'confirmed',
+            (error: unknown) => error,
+          );
+          // Bounded: never a publish promise that hangs while the broker is away.
+          expect(Date.now() - started).toBeLessThan(publishTimeoutMs + 1000);
+          if (outcome !== 'confirmed') {
+            expect(outcome).toBeInstanceOf(ContractbusError);
+            expect((outcome as Error).message).toContain(topic);
+          }
+        } finally {
+          await target.startBroker?.();
+        }
+        await waitFor(async () => b.publish(topic, 'after').then(() => true, () => false), { timeoutMs: timeoutMs * 3, intervalMs: 100, message: 'a publish to succeed after the restart' });
+        // A publish confirmed while the broker was down must not be lost (at-least-once bindings).
+        const mustHave = outcome === 'confirmed' && atLeastOnce ? ['after', 'while-down'] : ['after'];
+        await waitFor(() => mustHave.every((p) => rec.payloads().includes(p)), { timeoutMs: timeoutMs * 3, message: () => `received ${rec.payloads()}, expected ${mustHave}` });
       });
 
       const restartable = target.restartBroker !== undefined && durableGroups;

@@ -8,6 +8,9 @@ export interface ConformanceTarget {
   create(options?: { clientName?: string }): Promise<MessageBroker>;
   /** Restarts the server with its data kept (fault tests; optional). */
   restartBroker?(): Promise<void>;
+  /** Stops the server (data kept) until `startBroker`; both or neither (publish-while-down test). */
+  stopBroker?(): Promise<void>;
+  startBroker?(): Promise<void>;
   /** Upper bound for waits in this target (Kafka group joins are slow). Default 5000 ms. */
   timeoutMs?: number;
   /**

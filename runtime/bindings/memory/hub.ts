@@ -9,7 +9,7 @@
  * a group's own queue never drops: past `maxQueuedPerGroup` a publish to its topic fails fast with
  * `BufferFullError` (like RabbitMQ's reject-publish overflow), so nothing accepted is lost.
  */
-import { BufferFullError } from '../../core/errors.ts';
+import { BufferFullError, ConnectionError } from '../../core/errors.ts';
 import type { Delivery, WireMessage } from '../../core/transport.ts';
 import { topicMatcher } from '../../core/topic.ts';
 
@@ -299,6 +299,7 @@ export class Group {
   }
 
   #dispatch(): void {
+    if (!this.#hub.available) return;
     while (this.#readyCount > 0) {
       const consumer = this.#pickConsumer();
       if (!consumer) return;
@@ -359,6 +360,7 @@ export class MemoryHub {
   #seq = 0;
   #droppedByRetention = 0;
   #expired = 0;
+  #available = true;
 
   constructor(options: MemoryHubOptions = {}) {
     this.maxMessagesPerTopic = options.maxMessagesPerTopic ?? 100_000;
@@ -367,7 +369,32 @@ export class MemoryHub {
     if (!Number.isInteger(this.maxQueuedPerGroup) || this.maxQueuedPerGroup < 1) throw new RangeError(`maxQueuedPerGroup must be an integer >= 1`);
   }
 
+  /**
+   * Simulates a broker outage (for tests of services): while unavailable, publishes fail with a
+   * `ConnectionError` and nothing is delivered; data is kept and delivery resumes on `restore()`.
+   */
+  simulateOutage(): void {
+    this.#available = false;
+  }
+
+  restore(): void {
+    if (this.#available) return;
+    this.#available = true;
+    for (const group of this.#groups.values()) group.schedule();
+  }
+
+  get available(): boolean {
+    return this.#available;
+  }
+
   publish(message: WireMessage): { offset: string } {
+    if (!this.#available) {
+      throw new ConnectionError(`The memory broker is unavailable (simulated outage); publish to "${message.topic}" refused`, {
+        broker: 'memory',
+        topic: message.topic,
+        hint: 'Call hub.restore() to end the outage',
+      });
+    }
     const groups = this.#route(message.topic);
     for (const group of groups) {
       if (group.pending >= this.maxQueuedPerGroup) {

@@ -69,9 +69,12 @@ export class MemoryTransport implements Transport {
 
   async health(): Promise<HealthStatus> {
     const stats = this.hub.stats();
+    const issues: string[] = [];
+    if (!this.#connected) issues.push('memory: transport closed');
+    if (!this.hub.available) issues.push('memory: broker unavailable (simulated outage)');
     return {
-      isHealthy: this.#connected,
-      issues: this.#connected ? [] : ['memory: transport closed'],
+      isHealthy: issues.length === 0,
+      issues,
       details: { topics: stats.topics, groups: stats.groups.length, retainedMessages: stats.retainedMessages, expired: stats.expired },
     };
   }
