@@ -10,6 +10,7 @@ export * from './core/client.ts';
 export * from './core/connect.ts';
 export * from './core/logger.ts';
 export * from './core/metrics.ts';
+export type { MessagingHooks, ProcessHookInfo, PublishHookInfo } from './core/hooks.ts';
 export { isPatternTopic, topicMatcher } from './core/topic.ts';
 export * from './reliability/index.ts';
 export { MemoryBroker, MemoryHub, MemoryTransport, type MemoryBrokerOptions, type MemoryHubOptions, type MemoryHubStats } from './bindings/memory/index.ts';

@@ -11,6 +11,7 @@ import { HEADER, RESERVED_HEADER_PREFIX } from './headers.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { MetricsCollector, fanOutRecorder, type MetricsRecorder } from './metrics.ts';
 import { EmulatedGroup } from './emulated-group.ts';
+import type { MessagingHooks } from './hooks.ts';
 import { SubscriptionPipeline, type PipelineHost } from './pipeline.ts';
 import { assertTopic, isPatternTopic } from './topic.ts';
 import { withTimeout } from './timeout.ts';
@@ -56,6 +57,8 @@ export interface BrokerClientOptions {
   drainTimeoutMs?: number;
   /** pino-compatible. Default silent. */
   logger?: Logger;
+  /** Tracing around publishes and handler attempts (e.g. `MessagingInstrumentation`). Default: none. */
+  hooks?: MessagingHooks;
   /** Extra metric listeners (OpenTelemetry, Prometheus, …); `getMetrics()` works without them. */
   metricsRecorder?: MetricsRecorder | MetricsRecorder[];
 }
@@ -96,6 +99,7 @@ export class BrokerClient implements MessageBroker {
   readonly #publishTimeoutMs: number;
   readonly #drainTimeoutMs: number;
   readonly #breaker: MessageCircuitBreaker | undefined;
+  readonly #hooks: MessagingHooks | undefined;
   readonly #idempotencyStore: IdempotencyStore | undefined;
   readonly #idempotencyTtlMs: number;
   readonly #subscriptions = new Set<SubscriptionPipeline<never>>();
@@ -115,6 +119,7 @@ export class BrokerClient implements MessageBroker {
     this.#drainTimeoutMs = positive(options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 'drainTimeoutMs');
     this.#idempotencyTtlMs = positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs');
     this.#idempotencyStore = options.idempotencyStore;
+    this.#hooks = options.hooks;
     this.#breaker = toBreaker(options.publishCircuitBreaker, `${this.name} publish`);
     const extra = options.metricsRecorder === undefined ? [] : Array.isArray(options.metricsRecorder) ? options.metricsRecorder : [options.metricsRecorder];
     this.#recorder =
@@ -129,6 +134,7 @@ export class BrokerClient implements MessageBroker {
       recorder: this.#recorder,
       logger: this.logger,
       drainTimeoutMs: this.#drainTimeoutMs,
+      hooks: options.hooks,
       sendRaw: async (message) => {
         await client.#send(message, client.#publishTimeoutMs, undefined, false);
       },
@@ -213,7 +219,16 @@ export class BrokerClient implements MessageBroker {
     if (options.priority !== undefined) wire.priority = checkPriority(options.priority, this.name, topic);
     if (options.ttl !== undefined) wire.expiresAt = expiresAtFromTtl(options.ttl, wire.timestamp);
     const timeoutMs = options.timeoutMs ?? this.#publishTimeoutMs;
-    const result = await this.#send(wire, timeoutMs, options.signal, true);
+    const hooks = this.#hooks;
+    const result =
+      hooks === undefined
+        ? await this.#send(wire, timeoutMs, options.signal, true)
+        : await hooks.wrapPublish(topic, wire.headers, () => this.#send(wire, timeoutMs, options.signal, true), {
+            messageId: wire.messageId,
+            correlationId: wire.correlationId,
+            key: wire.key,
+            bodySize: body.byteLength,
+          });
     const receipt: PublishReceipt = { messageId: wire.messageId, topic };
     if (result.partition !== undefined) receipt.partition = result.partition;
     if (result.offset !== undefined) receipt.offset = result.offset;

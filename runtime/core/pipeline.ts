@@ -7,6 +7,7 @@
 import type { Codec } from './codec.ts';
 import { TimeoutError, ValidationError } from './errors.ts';
 import { HEADER } from './headers.ts';
+import type { MessagingHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsRecorder } from './metrics.ts';
 import type { Delivery, TransportSubscription, WireMessage } from './transport.ts';
@@ -28,6 +29,7 @@ export interface PipelineHost {
   readonly recorder: MetricsRecorder;
   readonly logger: Logger;
   readonly drainTimeoutMs: number;
+  readonly hooks: MessagingHooks | undefined;
   /** Sends an already-encoded message (the dead-letter copy) with the client's round-trip timeout. */
   sendRaw(message: WireMessage): Promise<void>;
   detached(pipeline: Subscription): void;
@@ -223,14 +225,22 @@ export class SubscriptionPipeline<T> implements Subscription {
       }
       const started = performance.now();
       try {
-        if (config.handlerTimeoutMs === undefined) {
-          await config.handler(payload, context);
-        } else {
-          const timeoutMs = config.handlerTimeoutMs;
-          await withTimeout(
-            Promise.resolve().then(() => config.handler(payload, context)),
-            timeoutMs,
-            () => new TimeoutError(`Handler for topic "${message.topic}" still running after ${timeoutMs} ms`, { broker: host.broker, topic: message.topic, hint: 'Raise handlerTimeoutMs or make the handler faster' }),
+        if (host.hooks === undefined) await this.#runHandler(payload, context);
+        else {
+          const attemptContext = context;
+          await host.hooks.wrapProcess(
+            message.topic,
+            message.headers,
+            {
+              messageId: message.messageId,
+              correlationId: message.correlationId,
+              group: config.group,
+              subscription: message.topic === config.topic ? undefined : config.topic,
+              attempt: context.attempt,
+              key: message.key,
+              bodySize: message.body.byteLength,
+            },
+            () => this.#runHandler(payload, attemptContext),
           );
         }
       } catch (error) {
@@ -281,6 +291,21 @@ export class SubscriptionPipeline<T> implements Subscription {
       if (config.autoAck) await this.#settle(context.ack(), message, 'ack');
       return;
     }
+  }
+
+  async #runHandler(payload: T, context: DeliveryContext): Promise<void> {
+    const config = this.#config;
+    if (config.handlerTimeoutMs === undefined) {
+      await config.handler(payload, context);
+      return;
+    }
+    const timeoutMs = config.handlerTimeoutMs;
+    const topic = context.message.topic;
+    await withTimeout(
+      Promise.resolve().then(() => config.handler(payload, context)),
+      timeoutMs,
+      () => new TimeoutError(`Handler for topic "${topic}" still running after ${timeoutMs} ms`, { broker: this.#host.broker, topic, hint: 'Raise handlerTimeoutMs or make the handler faster' }),
+    );
   }
 
   /**
