@@ -111,7 +111,7 @@ export class SubscriptionPipeline<T> implements Subscription {
   }
 
   get alive(): boolean {
-    return this.#transport !== undefined && !this.#closed && this.#closing === undefined;
+    return this.#transport !== undefined && this.#transport.alive !== false && !this.#closed && this.#closing === undefined;
   }
 
   get inFlight(): number {

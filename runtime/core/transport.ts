@@ -52,6 +52,11 @@ export interface TransportSubscription {
   resume(): Promise<void> | void;
   /** Detach from the broker. Called after in-flight deliveries settled (or the drain timed out). */
   close(): Promise<void>;
+  /**
+   * Optional: false once the consumer died and will not recover by itself (health reports it).
+   * Absent means "alive until closed".
+   */
+  readonly alive?: boolean;
 }
 
 export interface Transport {

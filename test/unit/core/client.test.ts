@@ -411,6 +411,15 @@ describe('BrokerClient dead letters by hand and health', () => {
     expect(health.details.subscriptions).toEqual([{ topic: 't', group: undefined, alive: true, inFlight: 0, circuit: undefined }]);
   });
 
+  it('an aborted signal closes the subscription', async () => {
+    const { client, transport } = await setup();
+    const controller = new AbortController();
+    await client.subscribe('t', () => {}, { signal: controller.signal });
+    controller.abort();
+    await waitFor(() => transport.consumers[0]?.closed === true);
+    expect((await client.healthCheck()).details.subscriptions).toEqual([]);
+  });
+
   it('Symbol.asyncDispose disconnects', async () => {
     const transport = new FakeTransport();
     {
