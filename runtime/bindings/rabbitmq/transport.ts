@@ -172,6 +172,8 @@ export class RabbitMQTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    const closed = new ConnectionError('RabbitMQ client closed while the publish waited for the connection', { broker: 'rabbitmq' });
+    for (const waiter of this.waiting.clear()) waiter.reject(closed);
     for (const consumer of this.consumers) await consumer.close();
     this.consumers.clear();
     await this.publisher.close();
@@ -279,7 +281,13 @@ export class RabbitMQTransport implements Transport {
 
   private async ensureDeadLetterQueue(model: ChannelModel, topic: string): Promise<void> {
     if (this.deadLetterQueues.has(topic)) return;
-    await this.topology.declareQueue(model, { name: topic, options: this.queueOptions({ durable: true }) });
+    try {
+      await this.topology.declareQueue(model, { name: topic, options: this.queueOptions({ durable: true }) });
+    } catch (error) {
+      // Declared earlier with other arguments (another client's maxPriority or queueType): any
+      // existing queue keeps dead letters just as well, so use it rather than fail the dead-lettering.
+      if (!(error instanceof TopologyError) || (await this.topology.inspectQueue(model, topic)) === undefined) throw error;
+    }
     await this.topology.bindQueue(model, { queue: topic, exchange: this.options.exchangeName, routingKey: topic });
     this.deadLetterQueues.add(topic);
   }

@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect as amqpConnect } from 'amqplib';
+import { connect } from '../../../runtime/core/connect.ts';
+import { NonRetryableError } from '../../../runtime/core/errors.ts';
 import { HEADER } from '../../../runtime/core/headers.ts';
 import type { MessageMetadata } from '../../../runtime/core/types.ts';
 import { fromUrl, RabbitMQClient, UnroutableError, type RabbitMQMessage } from '../../../runtime/bindings/rabbitmq/index.ts';
@@ -155,6 +157,24 @@ describe('RabbitMQClient', () => {
     const channel = await connection.createChannel();
     await channel.close();
     await connection.close();
+  });
+
+  it('is what connect("amqp://…") returns', async () => {
+    const broker = await connect(AMQP_URL);
+    expect(broker).toBeInstanceOf(RabbitMQClient);
+    await broker.disconnect();
+  });
+
+  it('dead-letters into an existing dead-letter queue declared with other arguments', async () => {
+    const topic = unique('dlq.args');
+    await client.declareQueue(`${topic}.dlq`, { arguments: { 'x-max-length': 1000 } });
+    const sub = await client.subscribe(topic, () => {
+      throw new NonRetryableError('no');
+    }, { group: 'g' });
+    await client.publish(topic, { x: 1 });
+    await waitFor(async () => (await client.queueDepth(`${topic}.dlq`)) === 1, 5_000, 'the dead letter');
+    await sub.close();
+    for (const q of [`g.${topic}`, `${topic}.dlq`]) await client.deleteQueue(q);
   });
 
   it('reports health with connection, channels and queue depths', async () => {
