@@ -35,4 +35,6 @@ runConformanceSuite({
     await server.stop();
     await server.start();
   },
+  stopBroker: () => server.stop(),
+  startBroker: () => server.start(),
 });

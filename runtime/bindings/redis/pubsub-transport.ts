@@ -31,6 +31,7 @@ export const PUBSUB_CAPABILITIES: BrokerCapabilities = Object.freeze({
   nativeDeadLetter: false,
   delayedRedelivery: false,
   redeliveryOnCrash: false,
+  retainsHistory: false,
 });
 
 /** Gaps older than this stop being health issues (they stay counted in details). */

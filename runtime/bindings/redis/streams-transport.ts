@@ -40,6 +40,8 @@ export const STREAMS_CAPABILITIES: BrokerCapabilities = Object.freeze({
   nativeDeadLetter: false,
   delayedRedelivery: true,
   redeliveryOnCrash: true,
+  // Entries stay in the stream (up to maxLen): a new group with startFrom 'earliest' reads them.
+  retainsHistory: true,
 });
 
 export const PRIVATE_GROUP_PREFIX = 'contractbus.private.';
