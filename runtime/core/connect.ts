@@ -6,11 +6,13 @@
  *   redis://, rediss://                    Redis Pub/Sub (at-most-once)
  *   redis+streams://, rediss+streams://    Redis Streams with consumer groups (at-least-once)
  *   amqp://, amqps://                      RabbitMQ
- *   kafka://host1:9092,host2:9092          Kafka (several bootstrap brokers, comma-separated)
+ *   kafka://host1:9092,host2:9092          Kafka (several bootstrap brokers, comma-separated;
+ *   kafkas://, kafka+ssl://                 TLS)
  *
- * Each binding module exports `fromUrl(url: URL, options?): MessageBroker` (not yet connected).
- * `kafka://a:9092,b:9092` is not a valid WHATWG URL, so `parseBrokerUrl` hands the binding
- * `kafka://a:9092?brokers=a:9092,b:9092` (read it back with `bootstrapServersFromUrl`).
+ * Each binding module exports `fromUrl(url, options?): MessageBroker` (not yet connected); it gets
+ * a `URL`, except Kafka, which gets the text as given because WHATWG `URL` cannot hold a host list
+ * (`parseBrokerUrl` turns one into `kafka://a:9092?brokers=a:9092,b:9092` for other callers, read
+ * back with `bootstrapServersFromUrl`).
  */
 import type { BrokerClientOptions } from './client.ts';
 import { ConfigurationError } from './errors.ts';
@@ -26,7 +28,7 @@ export interface ConnectOptions extends BrokerClientOptions {
 }
 
 interface BindingModule {
-  fromUrl(url: URL, options?: Record<string, unknown>): MessageBroker;
+  fromUrl(url: URL | string, options?: Record<string, unknown>): MessageBroker;
 }
 
 interface SchemeEntry {
@@ -35,12 +37,14 @@ interface SchemeEntry {
   /** What to install when the binding cannot load. */
   peer: string;
   load(): Promise<unknown>;
+  /** The binding parses the URL text itself (Kafka host lists), so it gets the string as given. */
+  rawUrl?: boolean;
 }
 
 // Literal import specifiers, so TypeScript rewrites them (.ts → .js) in the build.
 const redis: SchemeEntry = { subpath: 'contractbus/redis', peer: 'ioredis', load: () => import('../bindings/redis/index.ts') };
 const rabbitmq: SchemeEntry = { subpath: 'contractbus/rabbitmq', peer: 'amqplib', load: () => import('../bindings/rabbitmq/index.ts') };
-const kafka: SchemeEntry = { subpath: 'contractbus/kafka', peer: 'kafkajs (or @platformatic/kafka)', load: () => import('../bindings/kafka/index.ts') };
+const kafka: SchemeEntry = { subpath: 'contractbus/kafka', peer: 'kafkajs (or @platformatic/kafka)', load: () => import('../bindings/kafka/index.ts'), rawUrl: true };
 const memory: SchemeEntry = { subpath: 'contractbus/memory', peer: '(none)', load: () => import('../bindings/memory/index.ts') };
 
 export const SCHEMES: Readonly<Record<string, SchemeEntry>> = Object.freeze({
@@ -52,6 +56,8 @@ export const SCHEMES: Readonly<Record<string, SchemeEntry>> = Object.freeze({
   'amqp:': rabbitmq,
   'amqps:': rabbitmq,
   'kafka:': kafka,
+  'kafkas:': kafka,
+  'kafka+ssl:': kafka,
 });
 
 /**
@@ -94,7 +100,7 @@ export async function brokerFromUrl(url: string | URL, options: Record<string, u
   if (typeof fromUrl !== 'function') {
     throw new ConfigurationError(`The ${entry.subpath} binding does not export fromUrl(url)`, { hint: 'Upgrade contractbus, or construct the binding client directly' });
   }
-  return fromUrl(parsed, options);
+  return fromUrl(entry.rawUrl === true && typeof url === 'string' ? url.trim() : parsed, options);
 }
 
 /** Parses a broker URL; comma-separated hosts (Kafka bootstrap lists) move into a `brokers` parameter. */

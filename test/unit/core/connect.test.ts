@@ -43,7 +43,7 @@ describe('connect()', () => {
   });
 
   it('knows every documented scheme', () => {
-    expect(Object.keys(SCHEMES).sort()).toEqual(['amqp:', 'amqps:', 'kafka:', 'memory:', 'redis+streams:', 'redis:', 'rediss+streams:', 'rediss:'].sort());
+    expect(Object.keys(SCHEMES).sort()).toEqual(['amqp:', 'amqps:', 'kafka+ssl:', 'kafka:', 'kafkas:', 'memory:', 'redis+streams:', 'redis:', 'rediss+streams:', 'rediss:'].sort());
   });
 
   it('rejects an unknown scheme or a bad URL with ConfigurationError, without leaking passwords', async () => {
@@ -52,6 +52,12 @@ describe('connect()', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).not.toContain('s3cret');
     await expect(connect('not a url')).rejects.toBeInstanceOf(ConfigurationError);
+  });
+
+  it('hands the Kafka binding its host list intact (not connected: no broker needed)', async () => {
+    const broker = (await brokerFromUrl('kafka://127.0.0.1:1,127.0.0.2:2?clientId=conf')) as MessageBroker & { kafka?: { options: { brokers: string[] } } };
+    expect(broker.name).toMatch(/kafka/);
+    expect(broker.kafka?.options.brokers).toEqual(['127.0.0.1:1', '127.0.0.2:2']);
   });
 
   it('loads the binding module lazily and calls its fromUrl', async () => {
