@@ -4,6 +4,7 @@
  * (it is plain JS), so the check uses exactly the validators the generated code will use.
  */
 import * as z from 'zod';
+import { optionalOwn } from '../runtime/core/validation.ts';
 import type { ContractModel } from './model.ts';
 
 export class ExampleError extends Error {
@@ -19,7 +20,7 @@ type SchemaTable = Record<string, z.ZodType>;
 export function evaluateSchemas(model: Pick<ContractModel, 'schemas'>): SchemaTable {
   const body = `${model.schemas.map((s) => `const ${s.identifier} = ${s.zod};`).join('\n')}\nreturn { ${model.schemas.map((s) => s.identifier).join(', ')} };`;
   // The code was produced by our own emitter from validated input (identifiers and literals are escaped).
-  return new Function('z', body)(z) as SchemaTable;
+  return new Function('z', 'optionalOwn', body)(z, optionalOwn) as SchemaTable;
 }
 
 export function checkExamples(model: ContractModel, file: string): void {

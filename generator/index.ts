@@ -2,6 +2,7 @@
  * Programmatic API of the generator: `generate()` does load → model → render (→ write), each step
  * also exported for tools and tests.
  */
+import path from 'node:path';
 import { loadContract } from './load.ts';
 import { buildModel } from './model.ts';
 import type { ContractModel, ModelOptions } from './model.ts';
@@ -42,7 +43,7 @@ export interface GenerateResult {
 export async function generateFiles(specPath: string, options: ModelOptions & RenderOptions = {}): Promise<{ model: ContractModel; files: GeneratedFile[]; sources: string[] }> {
   const loaded = await loadContract(specPath);
   const model = buildModel(loaded.document, options);
-  checkExamples(model, loaded.file);
+  checkExamples(model, path.relative(process.cwd(), loaded.file) || loaded.file);
   return { model, files: renderContract(model, options), sources: loaded.files };
 }
 

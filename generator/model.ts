@@ -39,6 +39,8 @@ export interface ContractModel {
   /** Names client.ts imports from the runtime (only those it uses: noUnusedLocals-clean). */
   runtimeTypeImports: string;
   runtimeValueImports: string;
+  /** schemas.ts needs the runtime's `optionalOwn` helper. */
+  schemasUseOptionalOwn: boolean;
 }
 
 export interface SchemaModel {
@@ -316,7 +318,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   const clientType = uniqueIdentifier(`${pascalTitle}Client`, taken);
   const clientFactory = uniqueIdentifier(`create${pascalTitle}Client`, taken);
   const contractInfoName = uniqueIdentifier(`${camelCase(title, 'contract')}Contract`, taken);
-  for (const reserved of ['schemas', 'fixtures', 'examples']) taken.add(reserved);
+  for (const reserved of ['schemas', 'fixtures', 'examples', 'optionalOwn']) taken.add(reserved);
 
   // Messages (sorted by key: declaration order differs between 2.6 and 3.0 documents of one contract).
   const messageInputs = new Map<string, MessageInterface>();
@@ -596,6 +598,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     hasParameters: operations.some((o) => o.hasParams),
     runtimeTypeImports: [...typeImports].sort().join(', '),
     runtimeValueImports: [...valueImports].sort().join(', '),
+    schemasUseOptionalOwn: emitted.some((e) => e.usesOptionalOwn),
   };
 }
 

@@ -35,6 +35,8 @@ export interface NamedSchemaInput {
 }
 
 export interface EmittedSchema {
+  /** Uses the runtime's `optionalOwn` helper (optional keys named like Object.prototype members). */
+  usesOptionalOwn: boolean;
   key: string;
   identifier: string;
   /** The zod expression (refers to other named schemas by identifier). */
@@ -53,6 +55,9 @@ export class SchemaEmitError extends Error {
 }
 
 type Obj = { [keyword: string]: unknown };
+
+/** Property names zod would read from the prototype chain when absent. */
+const PROTOTYPE_MEMBERS = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 function isObj(value: unknown): value is Obj {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -118,6 +123,7 @@ interface Expr {
 }
 
 interface Context {
+  usesOptionalOwn?: boolean;
   byKey: Map<string, NamedSchemaInput>;
   declared: Set<string>;
   objectMode: ObjectMode;
@@ -135,7 +141,7 @@ export function emitSchemas(inputs: NamedSchemaInput[]): EmittedSchema[] {
     // A self-reference outside any object shape (e.g. `oneOf: [A, [A]]`) needs z.lazy at the top.
     if (expr.forward && !expr.isObject) expr = { code: `z.lazy(() => ${expr.code})`, forward: false };
     declared.add(input.key);
-    out.push({ key: input.key, identifier: input.identifier, zod: expr.code, recursive: recursive.has(input.key) });
+    out.push({ key: input.key, identifier: input.identifier, zod: expr.code, recursive: recursive.has(input.key), usesOptionalOwn: ctx.usesOptionalOwn === true });
   }
   for (const input of inputs) {
     if (!declared.has(input.key)) throw new SchemaEmitError(`schema ${input.key} was not emitted`, '');
@@ -395,7 +401,11 @@ function objectExpr(schema: Obj, ctx: Context, pointer: string): Expr {
     const hasDefault = isObj(propSchema) && propSchema['default'] !== undefined;
     // Nested shapes: indent their continuation lines under this property.
     const nested = prop.code.replace(/\n/g, '\n  ');
-    const code = required.has(name) || hasDefault ? nested : `${nested}.optional()`;
+    let code = required.has(name) || hasDefault ? nested : `${nested}.optional()`;
+    if (!required.has(name) && !hasDefault && PROTOTYPE_MEMBERS.has(name)) {
+      code = `optionalOwn(${nested})`;
+      ctx.usesOptionalOwn = true;
+    }
     const doc = isObj(propSchema) ? describe(propSchema) : undefined;
     const docText = doc ? jsDoc(doc, '  ') : '';
     if (prop.forward) {

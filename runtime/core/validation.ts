@@ -69,3 +69,13 @@ export function assertValid<S extends z.ZodType>(schema: S, value: unknown, cont
   if (result.success) return result.data;
   throw failure(result.error.issues, context);
 }
+
+/**
+ * An optional property whose name is also an `Object.prototype` member (`constructor`, `toString`, …):
+ * zod reads `input[key]` and would see the inherited function when the key is absent. JSON never
+ * carries functions, so a function here means "not present".
+ */
+export function optionalOwn<S extends z.ZodType>(schema: S): z.ZodOptional<S> {
+  const inherited = z.custom<never>((value) => typeof value === 'function').transform(() => undefined);
+  return z.union([schema, inherited]).optional() as unknown as z.ZodOptional<S>;
+}

@@ -120,6 +120,7 @@ const rows: Row[] = [
     reject: [{ b: { n: 1, a: { b: { n: 'x' } } } }],
   },
   { name: 'keys that are keywords, quoted, or __proto__-like', schema: { type: 'object', required: ['class', 'a "b"', 'constructor'], properties: { class: { type: 'string' }, 'a "b"': { type: 'integer' }, constructor: { type: 'boolean' }, '*/': { type: 'string' } } }, accept: [{ class: 'x', 'a "b"': 1, constructor: true }], reject: [{ class: 'x', 'a "b"': 'y', constructor: true }] },
+  { name: 'optional keys named like Object.prototype members are absent when not own', schema: { type: 'object', properties: { constructor: { type: 'string' }, toString: { type: 'number' }, valueOf: { type: 'boolean' } } }, accept: [{}, { constructor: 'x', toString: 1, valueOf: true }], reject: [{ constructor: 1 }, { toString: 'x' }], emits: 'optionalOwn(' },
 ];
 
 describe('JSON Schema → zod', () => {
