@@ -35,6 +35,8 @@ function order(i: number): OrderT {
 }
 
 interface Measured {
+  /** Process CPU (user + system) per message, µs: our overhead, independent of broker latency. */
+  cpuUsPerMsg: number;
   msgPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -43,6 +45,7 @@ interface Measured {
 
 async function drive(publish: (i: number) => Promise<unknown>, received: () => number, latencies: number[]): Promise<Measured> {
   const heapBefore = heapUsedMb();
+  const cpuBefore = process.cpuUsage();
   const started = nowMs();
   let next = 0;
   const lanes = Array.from({ length: WINDOW }, async () => {
@@ -58,7 +61,8 @@ async function drive(publish: (i: number) => Promise<unknown>, received: () => n
     await new Promise((r) => setTimeout(r, 2));
   }
   const elapsed = nowMs() - started;
-  return { msgPerSec: (MESSAGES / elapsed) * 1000, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, msgPerSec: (MESSAGES / elapsed) * 1000, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
 }
 
 async function raw(): Promise<Measured> {
@@ -157,7 +161,8 @@ export async function run(): Promise<BenchResult[]> {
   return cases.map((c, index) => {
     const m = median(runs[index]!);
     const spread = runs[index]!.map((r) => Math.round(r.msgPerSec)).join('/');
-    return { suite: 'rabbitmq', case: c.name, baseline: c.baseline, messages: MESSAGES, msgPerSec: Math.round(m.msgPerSec), p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${c.note ? `${c.note}; ` : ''}median of ${ROUNDS} interleaved runs (msg/s ${spread})` };
+    const cpu = runs[index]!.map((r) => r.cpuUsPerMsg).sort((a, b) => a - b)[Math.floor(ROUNDS / 2)] ?? Number.NaN;
+    return { suite: 'rabbitmq', case: c.name, baseline: c.baseline, messages: MESSAGES, msgPerSec: Math.round(m.msgPerSec), p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${c.note ? `${c.note}; ` : ''}CPU ${cpu.toFixed(0)} µs/msg (both ends, one process); median of ${ROUNDS} interleaved runs (msg/s ${spread})` };
   });
 }
 
