@@ -21,7 +21,8 @@ export async function loadMessagingHooks(broker: string): Promise<MessagingHooks
   }
 }
 
-function isMissingOpenTelemetry(error: unknown): boolean {
+/** Exported for tests. */
+export function isMissingOpenTelemetry(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && error.message.includes('@opentelemetry/api');

@@ -6,6 +6,7 @@ export * from './redact.ts';
 export * from './logger.ts';
 export * from './health.ts';
 export * from './tracing.ts';
+export * from './otel-metrics.ts';
 export * from './instrument.ts';
 export * from './http.ts';
 export { loadMessagingHooks } from './hooks.ts';

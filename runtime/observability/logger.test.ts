@@ -62,3 +62,29 @@ describe('createRedactingLogger', () => {
     expect(lines).toEqual([{ broker: 'kafka', token: '***', topic: 't' }]);
   });
 });
+
+describe('createRedactingLogger with pino-style level checks', () => {
+  it('skips redaction work for levels the logger has disabled', () => {
+    const seen: string[] = [];
+    let getterReads = 0;
+    const logger = {
+      isLevelEnabled: (level: string) => level !== 'debug',
+      debug: () => seen.push('debug'),
+      info: () => seen.push('info'),
+      warn: () => {},
+      error: () => {},
+    };
+    const log = createRedactingLogger(logger);
+    const expensive = {
+      get detail() {
+        getterReads++;
+        return 'x';
+      },
+    };
+    log.debug(expensive, 'dropped');
+    expect(getterReads).toBe(0);
+    log.info(expensive, 'kept');
+    expect(getterReads).toBe(1);
+    expect(seen).toEqual(['info']);
+  });
+});

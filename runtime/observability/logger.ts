@@ -12,6 +12,8 @@ type Level = 'debug' | 'info' | 'warn' | 'error';
 /** A logger that may also make child loggers (pino's `child(bindings)`). */
 export interface ChildCapableLogger extends Logger {
   child?(bindings: object): Logger;
+  /** pino's: lets the wrapper skip redacting calls the logger would drop anyway. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 export interface RedactingLogger extends Logger {
@@ -21,6 +23,7 @@ export interface RedactingLogger extends Logger {
 export function createRedactingLogger(logger: ChildCapableLogger): RedactingLogger {
   const forward = (level: Level) =>
     (obj: object, msg?: string): void => {
+      if (logger.isLevelEnabled?.(level) === false) return;
       const safe = redactSecrets(obj);
       // Only pass msg when given: pino treats an explicit undefined second argument as a format arg.
       if (msg === undefined) logger[level](safe);
