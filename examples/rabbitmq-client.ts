@@ -129,6 +129,8 @@ await dlq.close();
 await orderSub.close();
 await audit.close();
 for (const queue of [work, parked, 'billing.orders.created', 'orders.created.dlq']) await broker.deleteQueue(queue);
+for (const exchange of [dlx, `example.${run}`]) await broker.deleteExchange(exchange);
+// (retry queues billing.orders.created.retry.<ms> remove themselves once idle: x-expires)
 await broker.disconnect();
 console.log('done');
 

@@ -204,6 +204,10 @@ export class RabbitMQClient extends BrokerClient {
     return this.#rabbit.deleteQueue(queue);
   }
 
+  deleteExchange(name: string): Promise<void> {
+    return this.#rabbit.deleteExchange(name);
+  }
+
   /** Messages ready in a queue (passive declare), or undefined if it does not exist. */
   async queueDepth(queue: string): Promise<number | undefined> {
     return (await this.#rabbit.queueDepth(queue))?.messageCount;

@@ -83,6 +83,12 @@ export class Topology {
     await this.apply(model, 'queue', name, (ch) => ch.deleteQueue(name));
   }
 
+  async deleteExchange(model: ChannelModel, name: string): Promise<void> {
+    this.exchanges.delete(name);
+    for (const [key, binding] of this.bindings) if (binding.exchange === name) this.bindings.delete(key);
+    await this.apply(model, 'exchange', name, (ch) => ch.deleteExchange(name));
+  }
+
   forgetQueue(name: string): void {
     this.queues.delete(name);
     for (const [key, binding] of this.bindings) if (binding.queue === name) this.bindings.delete(key);

@@ -448,6 +448,11 @@ export class RabbitMQTransport implements Transport {
     await this.topology.deleteQueue(model, queue);
   }
 
+  async deleteExchange(name: string): Promise<void> {
+    const model = this.requireConnection(name);
+    await this.topology.deleteExchange(model, name);
+  }
+
   async queueDepth(queue: string): Promise<{ messageCount: number; consumerCount: number } | undefined> {
     const model = this.connection.current;
     return model ? this.topology.inspectQueue(model, queue) : undefined;
