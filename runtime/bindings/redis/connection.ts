@@ -63,7 +63,7 @@ export class RedisConnections {
       );
     }
     const base = this.command;
-    const settings: Partial<RedisOptions> = { lazyConnect: true, enableOfflineQueue: false, enableAutoPipelining: false, connectionName: `contractbus:${purpose}`, ...overrides };
+    const settings: Partial<RedisOptions> = { lazyConnect: true, enableOfflineQueue: false, enableAutoPipelining: false, connectionName: connectionNameFor(purpose), ...overrides };
     const connection =
       base instanceof Cluster
         ? base.duplicate(undefined, { lazyConnect: true, enableOfflineQueue: false, redisOptions: { ...base.options.redisOptions, ...settings } })
@@ -128,6 +128,11 @@ export class RedisConnections {
       this.#lastError = undefined;
     });
   }
+}
+
+/** CLIENT SETNAME refuses spaces and odd characters, and would fail the whole connection. */
+export function connectionNameFor(purpose: string): string {
+  return `contractbus:${purpose}`.replace(/[^\w.:@/-]/g, '_').slice(0, 200);
 }
 
 async function connectIfNeeded(connection: RedisConnection, endpoint: string): Promise<void> {

@@ -107,6 +107,12 @@ export interface RedisStreamsOptions extends RedisConnectionOptions, RedisShared
   blockMs?: number;
   /** Consumer name in the group. Default `<hostname>-<pid>-<random>`; a stable name resumes its own pending entries. */
   consumerName?: string;
+  /**
+   * A private (group-less) subscription's group is destroyed on close. One left behind by a process
+   * that died is destroyed by the next private subscription to the stream once it is this old and
+   * its consumers were silent as long. 0: never. Default 24 h.
+   */
+  privateGroupTtlMs?: number;
 }
 
 export interface ResolvedConnectionOptions {
@@ -152,7 +158,7 @@ export function optionsFromUrl(input: string | URL): { mode: RedisMode; options:
   if (db !== undefined) options.db = integer(db, 'db');
   // SNI takes host names only; an IP address is verified against the certificate's IP SANs instead.
   if (found.tls) options.tls = options.host && isIP(options.host) === 0 ? { servername: options.host } : true;
-  const numeric = ['publishBufferSize', 'maxLen', 'claimIdleMs', 'claimIntervalMs', 'blockMs', 'commandTimeoutMs', 'connectTimeoutMs', 'maxConnections', 'maxReconnectAttempts', 'reconnectDelay'] as const;
+  const numeric = ['publishBufferSize', 'privateGroupTtlMs', 'maxLen', 'claimIdleMs', 'claimIntervalMs', 'blockMs', 'commandTimeoutMs', 'connectTimeoutMs', 'maxConnections', 'maxReconnectAttempts', 'reconnectDelay'] as const;
   for (const name of numeric) {
     const value = url.searchParams.get(name);
     if (value !== null) options[name] = integer(value, name);

@@ -19,7 +19,8 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
 import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
-import { RedisConnections, messageOf, redisError } from './connection.ts';
+import { Cluster } from 'ioredis';
+import { RedisConnections, connectionNameFor, messageOf, redisError } from './connection.ts';
 import type { RedisConnection, RedisStreamsOptions } from './options.ts';
 import { resolveConnectionOptions } from './options.ts';
 import { entryFields, messageFromEntry } from './stream-entry.ts';
@@ -45,6 +46,7 @@ export const STREAMS_CAPABILITIES: BrokerCapabilities = Object.freeze({
 });
 
 export const PRIVATE_GROUP_PREFIX = 'contractbus.private.';
+const PRIVATE_CONNECTION_PURPOSE = 'streams:';
 
 interface StreamsSettings {
   maxLen: number;
@@ -52,6 +54,7 @@ interface StreamsSettings {
   claimIntervalMs: number;
   blockMs: number;
   consumerName: string | undefined;
+  privateGroupTtlMs: number;
 }
 
 export class RedisStreamsTransport implements Transport {
@@ -75,6 +78,7 @@ export class RedisStreamsTransport implements Transport {
       claimIntervalMs: options.claimIntervalMs ?? Math.max(10, Math.min(Math.floor(claimIdleMs / 2), 5_000)),
       blockMs: options.blockMs ?? 2_000,
       consumerName: options.consumerName,
+      privateGroupTtlMs: options.privateGroupTtlMs ?? 24 * 60 * 60 * 1000,
     };
   }
 
@@ -117,12 +121,45 @@ export class RedisStreamsTransport implements Transport {
 
   async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
     const privateGroup = spec.group === undefined;
-    const group = spec.group ?? `${PRIVATE_GROUP_PREFIX}${randomUUID()}`;
+    // The creation time in the name lets a later sweep tell an abandoned private group from a starting one.
+    const group = spec.group ?? `${PRIVATE_GROUP_PREFIX}${Date.now()}.${randomUUID()}`;
     const consumer = this.settings.consumerName ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     const subscription = new StreamSubscription(this, spec, group, privateGroup, consumer, onDelivery, () => this.#subscriptions.delete(subscription));
     await subscription.start();
     this.#subscriptions.add(subscription);
+    // One XINFO round trip; CLIENT LIST and DESTROY only when stale groups exist. Best effort.
+    if (privateGroup && this.settings.privateGroupTtlMs > 0) await this.#sweepPrivateGroups(spec.topic).catch(() => 0);
     return subscription;
+  }
+
+  /**
+   * Private groups of processes that died without closing (SIGKILL, OOM) would stay forever: destroy
+   * those older than privateGroupTtlMs that no connection reads any more. Liveness comes from
+   * CLIENT LIST (each subscription's blocking connection is named after its group), not from consumer
+   * idle times: Redis 7.0 does not refresh those on empty reads, so a quiet live group looks idle.
+   * Skipped where CLIENT LIST is not allowed or not global (ACLs, Cluster).
+   */
+  async #sweepPrivateGroups(topic: string): Promise<number> {
+    const command = this.connections.command;
+    if (command instanceof Cluster) return 0;
+    const ttl = this.settings.privateGroupTtlMs;
+    const now = Date.now();
+    const stale = groupInfos(await command.call('XINFO', 'GROUPS', topic))
+      .map((info) => String(info.name ?? ''))
+      .filter((name) => {
+        if (!name.startsWith(PRIVATE_GROUP_PREFIX)) return false;
+        const created = Number(name.slice(PRIVATE_GROUP_PREFIX.length).split('.')[0]);
+        return created > 0 && now - created > ttl;
+      });
+    if (stale.length === 0) return 0;
+    const clients = String(await command.call('CLIENT', 'LIST', 'TYPE', 'normal'));
+    let destroyed = 0;
+    for (const name of stale) {
+      if (clients.includes(` name=${connectionNameFor(PRIVATE_CONNECTION_PURPOSE + name)} `)) continue;
+      await command.call('XGROUP', 'DESTROY', topic, name);
+      destroyed += 1;
+    }
+    return destroyed;
   }
 
   async health(): Promise<HealthStatus> {
@@ -216,7 +253,8 @@ class StreamSubscription implements TransportSubscription {
 
   async start(): Promise<void> {
     await this.#ensureGroup(this.#startFrom === 'latest' ? '$' : '0');
-    const blocking = await this.#connections.duplicate(`streams:${this.topic}`, {
+    // Named after the group: CLIENT LIST then shows which private groups still have a live reader.
+    const blocking = await this.#connections.duplicate(`${PRIVATE_CONNECTION_PURPOSE}${this.group}`, {
       // The blocking read must outlive its BLOCK; every other command keeps the short timeout.
       commandTimeout: this.#settings.blockMs + this.#connections.commandTimeoutMs,
     });

@@ -180,6 +180,42 @@ describe('Redis Streams transport', () => {
     await sub.close();
   });
 
+  it('a private group left behind by a dead process is destroyed by the next private subscription once stale', async () => {
+    const topic = topicFor('sweep');
+    const dead = `contractbus.private.${Date.now() - 10_000}.dead`;
+    const young = `contractbus.private.${Date.now() + 60_000}.starting`;
+    await admin.xgroup('CREATE', topic, dead, '0', 'MKSTREAM');
+    await admin.xgroup('CREATE', topic, young, '0');
+    await admin.xgroup('CREATE', topic, 'named-group', '0');
+    const sweeper = new RedisStreamsTransport({ url: REDIS_URL, privateGroupTtlMs: 300, blockMs: 100 });
+    await sweeper.connect();
+    const names = async (): Promise<string[]> => ((await admin.xinfo('GROUPS', topic)) as unknown[][]).map((g) => String(g[1]));
+    const live = await sweeper.consume({ topic, group: undefined, prefetch: 1, startFrom: 'latest' }, async (d) => d.ack());
+    expect(await names()).not.toContain(dead); // swept while subscribing
+    const liveGroup = (await names()).find((n) => n.startsWith('contractbus.private.') && n !== young);
+    // Old enough to be swept, but a connection still reads it: kept.
+    await waitFor(() => Date.now() - Number(liveGroup?.split('.')[2]) > 400, 2000, 'live group older than the TTL');
+    const second = await sweeper.consume({ topic, group: undefined, prefetch: 1, startFrom: 'latest' }, async (d) => d.ack());
+    const left = await names();
+    expect(left).toContain(young);
+    expect(left).toContain('named-group');
+    expect(left).toContain(liveGroup);
+    expect(left.filter((n) => n.startsWith('contractbus.private.') && n !== young)).toHaveLength(2);
+    await live.close();
+    await second.close();
+    await sweeper.close();
+    expect((await names()).sort()).toEqual(['named-group', young].sort());
+  });
+
+  it('subscribes to topics whose names Redis would refuse as a connection name', async () => {
+    const topic = topicFor('odd name with spaces');
+    const seen: Delivery[] = [];
+    const sub = await transport.consume({ topic, group: 'group with spaces', prefetch: 1, startFrom: 'earliest' }, collect(seen));
+    await transport.send(wire(topic, 'x'), { timeoutMs: 2000 });
+    await waitFor(() => seen.length === 1);
+    await sub.close();
+  });
+
   it('trims with MAXLEN ~ so a stream does not grow without bound', async () => {
     const small = new RedisStreamsTransport({ url: REDIS_URL, maxLen: 100 });
     await small.connect();
