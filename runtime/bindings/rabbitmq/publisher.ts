@@ -57,6 +57,8 @@ export class Publisher {
   private unblockWaiters: Array<() => void> = [];
   inFlight = 0;
   published = 0;
+  /** Times a publish found the socket write buffer full and later publishes waited for 'drain'. */
+  writeBufferFull = 0;
   returned = 0;
   /** Confirmed publishes that reached no queue (mandatory off at the contractbus level: counted, not failed). */
   unroutable = 0;
@@ -180,7 +182,10 @@ export class Publisher {
           finish(new ChannelClosedError(`RabbitMQ publish to '${request.topic}' failed: channel closed`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The connection is being re-established: publish again' }));
           return;
         }
-        if (!accepted) this.writable = false;
+        if (!accepted) {
+          this.writable = false;
+          this.writeBufferFull++;
+        }
         this.published++;
       });
     } finally {

@@ -497,6 +497,7 @@ export class RabbitMQTransport implements Transport {
         blocked: c.blocked ?? false,
         publisherChannel: this.publisher.channelState,
         publishesInFlight: this.publisher.inFlight,
+        writeBufferFull: this.publisher.writeBufferFull,
         publishesWaitingForConnection: this.waiting.size,
         unroutable: this.publisher.unroutable,
         lastUnroutable: this.publisher.lastUnroutable,

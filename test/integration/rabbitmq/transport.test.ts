@@ -145,6 +145,23 @@ describe('RabbitMQTransport', () => {
     for (const n of names) await transport.deleteQueue(n);
   });
 
+  it('waits for the channel to drain when the write buffer is full, and confirms everything', async () => {
+    const topic = unique('drain');
+    const got: string[] = [];
+    const sub = await transport.consume(spec(topic, 'g', 50), async (d) => {
+      got.push(d.message.messageId);
+      await d.ack();
+    });
+    const before = (await transport.health()).details.writeBufferFull as number;
+    // amqplib's per-channel write buffer holds 1 024 frames: 3 000 publishes at once overflow it.
+    const messages = Array.from({ length: 3_000 }, (_, i) => wire(topic, { i }));
+    await Promise.all(messages.map((m) => transport.send(m, { timeoutMs: 20_000 })));
+    expect((await transport.health()).details.writeBufferFull as number).toBeGreaterThan(before);
+    await waitFor(() => new Set(got).size === 3_000, 20_000, 'all 3 000 messages');
+    await sub.close();
+    await transport.deleteQueue(`g.${topic}`);
+  });
+
   it('holds publishes while RabbitMQ blocks the connection (connection.blocked), bounded by the timeout', async () => {
     const topic = unique('blocked');
     const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
