@@ -5,7 +5,12 @@
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { KafkaClient } from '../../../runtime/bindings/kafka/index.ts';
 import { MemoryBroker, MemoryHub, type MemoryBrokerOptions } from '../../../runtime/bindings/memory/index.ts';
+import { RabbitMQClient } from '../../../runtime/bindings/rabbitmq/index.ts';
+import { RedisPubSubClient, RedisStreamsClient } from '../../../runtime/bindings/redis/index.ts';
+import type { MessageBroker } from '../../../runtime/core/types.ts';
+import { brokerUrls } from '../../support/brokers.ts';
 import type { MessagingHooks } from '../../../runtime/observability/hooks.ts';
 import { MessagingInstrumentation } from '../../../runtime/observability/tracing.ts';
 import { createOtelHarness, parentSpanId, type OtelHarness } from './otel-harness.ts';
@@ -15,7 +20,7 @@ import { uniqueName, waitFor } from './support.ts';
 type WiredOptions = MemoryBrokerOptions & { instrumentation?: MessagingHooks | false };
 
 let otel: OtelHarness;
-const opened: MemoryBroker[] = [];
+const opened: MessageBroker[] = [];
 
 beforeAll(() => {
   // Global providers: the default (auto-loaded) instrumentation uses the global API.
@@ -127,5 +132,42 @@ describe('BrokerClient with the observability wiring', () => {
     } finally {
       await own.shutdown();
     }
+  });
+});
+
+const urls = brokerUrls();
+const bindings: Record<string, { system: string; timeoutMs: number; create(): MessageBroker }> = {
+  'redis-pubsub': { system: 'redis', timeoutMs: 5000, create: () => new RedisPubSubClient({ url: urls.redis }) },
+  'redis-streams': { system: 'redis', timeoutMs: 5000, create: () => new RedisStreamsClient({ url: urls.redis.replace(/^redis(s?):/, 'redis$1+streams:'), blockMs: 200 }) },
+  rabbitmq: { system: 'rabbitmq', timeoutMs: 5000, create: () => new RabbitMQClient({ url: urls.amqp, groupQueueArguments: { 'x-expires': 60_000 } }) },
+  kafka: {
+    system: 'kafka',
+    timeoutMs: 25_000,
+    create: () => new KafkaClient({ bootstrapServers: [...urls.kafkaBrokers], clientId: 'contractbus-observability-wiring', sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, drainTimeoutMs: 2000 }),
+  },
+};
+
+describe.each(Object.keys(bindings))('%s client with the observability wiring', (name) => {
+  it('traces publish to handler by default, parent to child through the native headers', async (ctx) => {
+    await requireWiring(ctx);
+    const { system, timeoutMs, create } = bindings[name]!;
+    const producer = create();
+    const consumer = create();
+    opened.push(producer, consumer);
+    await producer.connect();
+    await consumer.connect();
+    const topic = uniqueName(`obs-wired-${name}`);
+    const group = consumer.capabilities.consumerGroups ? uniqueName('g') : undefined;
+    let handled = 0;
+    await consumer.subscribe(topic, () => {
+      handled++;
+    }, group === undefined ? {} : { group, startFrom: 'earliest' });
+    await producer.publish(topic, { n: 1 }, { correlationId: 'req-w' });
+    await waitFor(() => handled === 1 && otel.spans().some((s) => s.name === `process ${topic}`), timeoutMs, `delivery on ${name}`);
+    const send = otel.span(`send ${topic}`);
+    const process = otel.span(`process ${topic}`);
+    expect(parentSpanId(process)).toBe(send.spanContext().spanId);
+    expect(send.attributes['messaging.system']).toBe(system);
+    expect(process.attributes).toMatchObject({ 'messaging.system': system, 'messaging.message.conversation_id': 'req-w' });
   });
 });
