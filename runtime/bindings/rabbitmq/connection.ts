@@ -175,6 +175,8 @@ export class AmqpConnection {
       this.model = undefined;
       throw new ConnectionError('RabbitMQ connected but restoring topology and consumers failed', { broker: 'rabbitmq', cause: error, hint: errorHint(error) });
     }
+    // The connection may have died while the hooks ran (handleLoss already took over).
+    if (lost) throw new ConnectionError('RabbitMQ connection lost while restoring topology and consumers', { broker: 'rabbitmq', cause: this.lastError });
     this.state = 'connected';
     this.lastError = undefined;
     for (const waiter of [...this.waiters]) waiter.resolve();

@@ -181,6 +181,12 @@ export class QueueConsumer {
     if (via) via.open = false;
   }
 
+  /** Starting on this connection failed: try again after the reopen delay. */
+  retryLater(model: ChannelModel): void {
+    this.model = model;
+    this.scheduleReopen(model);
+  }
+
   private scheduleReopen(model: ChannelModel): void {
     if (this.closed) return;
     clearTimeout(this.reopenTimer);

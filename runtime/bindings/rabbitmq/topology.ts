@@ -42,13 +42,27 @@ export class Topology {
     this.timeoutMs = timeoutMs;
   }
 
-  /** Runs after every (re)connect: declare everything remembered, exchanges first. */
-  async restore(model: ChannelModel): Promise<void> {
+  /**
+   * Runs after every (re)connect: declare everything remembered, exchanges first. A declaration the
+   * broker refuses (someone changed that queue meanwhile) is skipped and returned, so one bad
+   * queue does not keep the whole client offline; anything else (the connection failing) throws.
+   */
+  async restore(model: ChannelModel): Promise<TopologyError[]> {
     this.channels = {};
     this.channelModel = model;
-    for (const exchange of this.exchanges.values()) await this.apply(model, 'exchange', exchange.name, (ch) => ch.assertExchange(exchange.name, exchange.type, exchange.options));
-    for (const queue of this.queues.values()) await this.apply(model, 'queue', queue.name, (ch) => ch.assertQueue(queue.name, queue.options));
-    for (const b of this.bindings.values()) await this.apply(model, 'binding', `${b.exchange} → ${b.queue} (${b.routingKey})`, (ch) => ch.bindQueue(b.queue, b.exchange, b.routingKey, b.args));
+    const refused: TopologyError[] = [];
+    const attempt = async (op: () => Promise<unknown>): Promise<void> => {
+      try {
+        await op();
+      } catch (error) {
+        if (error instanceof TopologyError && isRefusal(error.cause)) refused.push(error);
+        else throw error;
+      }
+    };
+    for (const exchange of this.exchanges.values()) await attempt(() => this.apply(model, 'exchange', exchange.name, (ch) => ch.assertExchange(exchange.name, exchange.type, exchange.options)));
+    for (const queue of this.queues.values()) await attempt(() => this.apply(model, 'queue', queue.name, (ch) => ch.assertQueue(queue.name, queue.options)));
+    for (const b of this.bindings.values()) await attempt(() => this.apply(model, 'binding', `${b.exchange} → ${b.queue} (${b.routingKey})`, (ch) => ch.bindQueue(b.queue, b.exchange, b.routingKey, b.args)));
+    return refused;
   }
 
   /** Declared on the next (re)connect, before anything else. */
@@ -153,6 +167,12 @@ export class Topology {
  * get a channel of their own and never take a concurrent declaration down with them.
  */
 type Purpose = 'declare' | 'inspect';
+
+/** RabbitMQ said no to this operation (as opposed to the connection failing under it). */
+function isRefusal(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /PRECONDITION|NOT_FOUND|NOT_ALLOWED|ACCESS_REFUSED|RESOURCE_LOCKED|\b40[3-6]\b/.test(message);
+}
 
 function isChannelGone(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);

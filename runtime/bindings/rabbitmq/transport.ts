@@ -106,6 +106,7 @@ export class RabbitMQTransport implements Transport {
   private readonly waiting: BoundedPublishBuffer<BufferedPublish>;
   private connectPromise: Promise<void> | undefined;
   private readonly staged = new Map<string, AmqpSendOptions>();
+  private restoreIssues: string[] = [];
 
   constructor(options: RabbitMQOptions | string | URL = {}) {
     this.options = resolveOptions(options);
@@ -150,11 +151,20 @@ export class RabbitMQTransport implements Transport {
       onUnblocked: () => this.publisher.setBlocked(undefined),
     });
     this.connection.addRestoreHook(async (model) => {
-      await this.topology.restore(model);
+      this.restoreIssues = (await this.topology.restore(model)).map((error) => `${error.message}: ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`);
     });
     this.connection.addRestoreHook((model) => this.publisher.restore(model));
     this.connection.addRestoreHook(async (model) => {
-      for (const consumer of this.consumers) await consumer.start(model);
+      // One consumer that cannot start (its queue refused) retries on its own; the others and
+      // publishing go on.
+      for (const consumer of this.consumers) {
+        try {
+          await consumer.start(model);
+        } catch (error) {
+          if (!(error instanceof TopologyError)) throw error;
+          consumer.retryLater(model);
+        }
+      }
     });
     this.connection.addReadyListener(() => this.flushWaiting());
   }
@@ -464,6 +474,7 @@ export class RabbitMQTransport implements Transport {
     const issues: string[] = [];
     const c = this.connection;
     if (c.state !== 'connected') issues.push(`RabbitMQ connection is ${c.state}${c.lastError ? `: ${c.lastError.message}` : ''}`);
+    for (const issue of this.restoreIssues) issues.push(`RabbitMQ refused to restore a declaration after reconnecting: ${issue}`);
     if (c.blocked !== undefined) issues.push(`RabbitMQ blocked the connection (${c.blocked}): publishes wait`);
     if (c.state === 'connected' && this.publisher.channelState !== 'open') issues.push('RabbitMQ publisher channel is closed (it reopens on the next publish)');
     const consumers = [...this.consumers].map((consumer) => ({

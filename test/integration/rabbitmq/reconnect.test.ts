@@ -3,6 +3,7 @@
  * proxy that the test cuts or stops. Proves reconnect with topology and consumer restore, the
  * bounded publish buffer while down, and that an ack from a dead channel never hits the new one.
  */
+import { connect as amqpConnect } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BufferFullError } from '../../../runtime/core/errors.ts';
 import type { Delivery } from '../../../runtime/core/transport.ts';
@@ -89,6 +90,32 @@ describe('RabbitMQ reconnection (through a TCP proxy)', () => {
     expect(await transport.queueDepth(queue)).toEqual({ messageCount: 0, consumerCount: 0, queue });
     await transport.send(wire(queue, {}), { timeoutMs: 5_000, amqp: { mandatory: true } }); // routed: the binding is back
     expect((await transport.queueDepth(queue))?.messageCount).toBe(1);
+  });
+
+  it('comes back even if RabbitMQ refuses one remembered declaration (changed meanwhile): reported in health', async () => {
+    const { proxy, transport } = await setup();
+    const changed = unique('changed');
+    await transport.declareQueue(changed);
+    const topic = unique('still.works');
+    const got: unknown[] = [];
+    await transport.consume(spec(topic, 'g'), async (d) => {
+      got.push(d.message.messageId);
+      await d.ack();
+    });
+    await proxy.stop();
+    await waitFor(() => transport.connection.state === 'reconnecting');
+    const raw = await amqpConnect(AMQP_URL);
+    const channel = await raw.createChannel();
+    await channel.deleteQueue(changed);
+    await channel.assertQueue(changed, { durable: true, arguments: { 'x-max-length': 5 } });
+    await proxy.start();
+    await waitFor(() => transport.connection.state === 'connected', 10_000, 'the reconnect');
+    await transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: true } });
+    await waitFor(() => got.length === 1);
+    const health = await transport.health();
+    expect(health.issues.join(' ')).toMatch(new RegExp(`refused to restore.*${changed.replace(/\./g, '\\.')}.*PRECONDITION`));
+    await channel.deleteQueue(changed);
+    await raw.close();
   });
 
   it('tries cluster hosts in order and connects to the first that answers', async () => {
