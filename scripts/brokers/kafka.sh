@@ -94,7 +94,7 @@ kafka_start() {
   pid=$!
   if ! wait_until "${KAFKA_START_TIMEOUT:-120}" kafka_ready "$dir" "$pid"; then
     show_log_tail kafka "$dir/log/server.log" "$dir/log/server.out"
-    kill -0 "$pid" 2>/dev/null && stop_pid "$pid" 10
+    pid_alive "$pid" && stop_pid "$pid" 10
     rm -f "$dir/kafka.pid"
     die kafka "not ready on $HOST:$KAFKA_PORT after ${KAFKA_START_TIMEOUT:-120} s"
   fi
@@ -112,7 +112,7 @@ kafka_group_coordinator_ready() {
 # Ready = the log says so AND a request gets an answer; a dead JVM fails fast.
 kafka_ready() {
   local dir="$1" pid="$2"
-  if ! kill -0 "$pid" 2>/dev/null; then
+  if ! pid_alive "$pid"; then
     show_log_tail kafka "$dir/log/server.log" "$dir/log/server.out"
     die kafka "the broker process exited during start-up"
   fi

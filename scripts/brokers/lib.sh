@@ -65,13 +65,22 @@ with_broker_lock() {
 # True when something accepts TCP connections on HOST:$1 within ~1 s.
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
 
+# kill -0 succeeds on a zombie: a broker that already exited but whose new parent (PID 1 in
+# this sandbox) has not reaped it yet. Treat zombies as gone, or every stop waits seconds.
+pid_alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 0
+  [[ $state != Z && $state != X ]]
+}
+
 # PID from a pid file, only if that process is still alive AND is what the file says it is:
 # after a reboot or a long gap the number may belong to an unrelated process we must not kill.
 live_pid() {
   local f="$1" pid pattern cmdline
   [[ -s "$f" ]] || return 1
   pid="$(tr -dc '0-9' <"$f")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ -n "$pid" ]] && pid_alive "$pid" || return 1
   case "${f##*/}" in
     kafka.pid) pattern='kafka\.Kafka' ;;
     redis.pid) pattern='redis-server' ;;
@@ -90,13 +99,14 @@ live_pid() {
 # Sends SIGTERM to a PID we started, waits up to $2 seconds, then SIGKILL.
 stop_pid() {
   local pid="$1" grace="${2:-20}" i
+  pid_alive "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < grace * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
+  for ((i = 0; i < grace * 50; i++)); do
+    pid_alive "$pid" || return 0
+    sleep 0.02
   done
   kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for ((i = 0; i < 250; i++)); do pid_alive "$pid" || return 0; sleep 0.02; done
 }
 
 # Polls "$@" until it succeeds or $1 seconds pass.

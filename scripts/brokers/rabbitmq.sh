@@ -35,7 +35,7 @@ rabbitmq_answers() {
 # Answers on AMQP; a VM that died during boot fails at once instead of after the timeout.
 rabbitmq_booted() {
   local pid="$1" dir="$2"
-  if ! kill -0 "$pid" 2>/dev/null; then
+  if ! pid_alive "$pid"; then
     rm -f "$dir/rabbitmq.pid"
     show_log_tail rabbitmq "$RABBITMQ_LOGS" "$dir/log/startup.log"
     die rabbitmq "the node exited during start-up"
@@ -107,6 +107,9 @@ rabbitmq_start() {
     t0=$(now_ms)
     rabbitmq_ensure_epmd "$dir"
     rm -f "$RABBITMQ_PID_FILE"
+    # A fresh log per start, so a failure shows this start's lines only.
+    local f
+    for f in "$RABBITMQ_LOGS" "$dir/log/startup.log"; do [[ -f "$f" ]] && mv -f "$f" "$f.1"; done
     # Foreground mode under setsid: the wrapper shell forwards SIGTERM to the VM as a
     # graceful stop, and its PID is ours to stop later.
     setsid "$RABBITMQ_BIN/rabbitmq-server" </dev/null >>"$dir/log/startup.log" 2>&1 8>&- 9>&- &

@@ -9,6 +9,16 @@ redis_answers() {
 
 redis_install() { apt_install redis-server redis-tools; }
 
+redis_booted() {
+  local pid="$1" dir="$2"
+  if ! pid_alive "$pid"; then
+    rm -f "$dir/redis.pid"
+    show_log_tail redis "$dir/redis.log" "$dir/redis.out"
+    die redis "redis-server exited during start-up"
+  fi
+  redis_answers
+}
+
 redis_start() {
   local dir t0 pid
   dir="$(broker_dir $REDIS_DIR_NAME)"
@@ -20,6 +30,8 @@ redis_start() {
   redis_install
   mkdir -p "$dir/data"
   rm -f "$dir/redis.pid"
+  # A fresh log per start, so a failure shows this start's lines only.
+  [[ -f "$dir/redis.log" ]] && mv -f "$dir/redis.log" "$dir/redis.log.1"
   local tls_args=()
   if flag_on "${REDIS_TLS:-}"; then
     ensure_tls || die redis "could not create TLS certificates (scripts/brokers/tls.sh)"
@@ -28,12 +40,15 @@ redis_start() {
   fi
   t0=$(now_ms)
   # No save points and no AOF: tests want speed. `restart` forces one RDB snapshot
-  # (SHUTDOWN SAVE) so data survives a restart, like a persisted production Redis.
-  redis-server --daemonize yes --bind "$HOST" --port "$REDIS_PORT" \
+  # (SAVE before stopping) so data survives a restart, like a persisted production Redis.
+  # Not --daemonize: with a child of our own, a server that aborts (port taken) fails fast.
+  setsid redis-server --daemonize no --bind "$HOST" --port "$REDIS_PORT" \
     --dir "$dir/data" --dbfilename dump.rdb --save "" --appendonly no \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${tls_args[@]}" ${REDIS_EXTRA_ARGS:-} 8>&- 9>&- ||
-    { show_log_tail redis "$dir/redis.log"; die redis "redis-server failed to start"; }
-  if ! wait_until 20 redis_answers; then
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${tls_args[@]}" ${REDIS_EXTRA_ARGS:-} \
+    </dev/null >>"$dir/redis.out" 2>&1 8>&- 9>&- &
+  pid=$!
+  echo "$pid" >"$dir/redis.pid"
+  if ! wait_until 20 redis_booted "$pid" "$dir"; then
     show_log_tail redis "$dir/redis.log"
     die redis "not answering PING on $HOST:$REDIS_PORT after 20 s"
   fi
@@ -47,12 +62,12 @@ redis_stop() {
     say redis "not started by this script: nothing to stop"
     return 0
   fi
-  if [[ $mode == save ]]; then
-    # Synchronous snapshot before the TERM so restart finds the data.
-    redis-cli -h "$HOST" -p "$REDIS_PORT" save >/dev/null 2>&1 || true
-  else
-    rm -f "$dir/data/dump.rdb"
-  fi
+  # SHUTDOWN SAVE writes the snapshot `restart` reloads. The pid check above makes sure the server on
+  # this port is ours; TERM/KILL by PID remains the fallback.
+  [[ $mode == save ]] || rm -f "$dir/data/dump.rdb"
+  redis-cli -h "$HOST" -p "$REDIS_PORT" shutdown "$mode" >/dev/null 2>&1 || true
+  local i
+  for ((i = 0; i < 50; i++)); do pid_alive "$pid" || break; sleep 0.02; done
   stop_pid "$pid" 20
   [[ $mode == save ]] || rm -f "$dir/data/dump.rdb"
   rm -f "$dir/redis.pid"

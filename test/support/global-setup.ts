@@ -3,7 +3,8 @@
 //
 // CONTRACTBUS_BROKERS=redis,rabbitmq  only check these
 // CONTRACTBUS_BROKERS=none            check nothing (unit tests only)
-import { BROKER_NAMES, brokerEndpoint, isReachable, startCommand, type BrokerName } from './brokers.ts';
+// CONTRACTBUS_BROKERS_AUTOSTART=1     start the missing ones with scripts/brokers.sh instead of failing
+import { BROKER_NAMES, brokerEndpoint, isReachable, runBrokersScript, startCommand, type BrokerName } from './brokers.ts';
 
 export function requiredBrokers(value: string | undefined = process.env.CONTRACTBUS_BROKERS): BrokerName[] {
   const raw = (value ?? '').trim().toLowerCase();
@@ -31,8 +32,16 @@ export default async function setup(): Promise<void> {
   const check = async (name: BrokerName): Promise<boolean> =>
     (await isReachable(name, 2_000)) || (await isReachable(name, 3_000));
   const results = await Promise.all(needed.map(async (name) => ({ name, up: await check(name) })));
-  const down = results.filter((r) => !r.up).map((r) => r.name);
+  let down = results.filter((r) => !r.up).map((r) => r.name);
   if (down.length === 0) return;
+  if (['1', 'true', 'yes'].includes((process.env.CONTRACTBUS_BROKERS_AUTOSTART ?? '').toLowerCase())) {
+    console.log(`[global-setup] starting ${down.join(', ')} (CONTRACTBUS_BROKERS_AUTOSTART)`);
+    const { output } = await runBrokersScript(['start', ...down]);
+    console.log(output.trimEnd());
+    const after = await Promise.all(down.map(async (name) => ({ name, up: await check(name) })));
+    down = after.filter((r) => !r.up).map((r) => r.name);
+    if (down.length === 0) return;
+  }
   const lines = down.map((name) => {
     const { host, port } = brokerEndpoint(name);
     return `  - ${name} is not answering on ${host}:${port}. Start it with: ${startCommand(name)}`;
