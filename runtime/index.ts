@@ -12,5 +12,7 @@ export * from './core/logger.ts';
 export * from './core/metrics.ts';
 export type { MessagingHooks, ProcessHookInfo, PublishHookInfo } from './core/hooks.ts';
 export { isPatternTopic, topicMatcher } from './core/topic.ts';
+export * from './core/validation.ts';
+export * from './core/channel.ts';
 export * from './reliability/index.ts';
 export { MemoryBroker, MemoryHub, MemoryTransport, type MemoryBrokerOptions, type MemoryHubOptions, type MemoryHubStats } from './bindings/memory/index.ts';
