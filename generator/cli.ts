@@ -30,6 +30,10 @@ Generate options:
                              (.ts for running with Node's type stripping)
       --runtime-import <m>   module the generated code imports the runtime from (default: contractbus)
       --no-fixtures          do not emit fixtures.ts from message examples
+      --additional-properties <mode>
+                             objects without additionalProperties in payloads: passthrough (default:
+                             unknown fields allowed and kept, forward compatible), strip (allowed,
+                             dropped; exact types) or strict (rejected)
   -q, --quiet                print errors only
 
 Exit codes: 0 success, 1 invalid input or drift, 2 usage error.
@@ -135,13 +139,21 @@ async function watchLoop(sources: Set<string>, once: () => Promise<number>, io: 
       });
     }, 100);
   };
+  // Watch folders, not files: editors that save by writing a new file and renaming it would
+  // otherwise leave a watcher on the old inode.
   const refresh = (): void => {
     for (const file of sources) {
-      if (watchers.has(file) || !existsSync(file)) continue;
+      const dir = path.dirname(file);
+      if (watchers.has(dir) || !existsSync(dir)) continue;
       try {
-        watchers.set(file, watch(file, schedule));
+        watchers.set(
+          dir,
+          watch(dir, (_event, name) => {
+            if (name === null || sources.has(path.join(dir, name.toString()))) schedule();
+          }),
+        );
       } catch {
-        // a file that vanished between the check and the watch is picked up on the next run
+        // a folder that vanished between the check and the watch is picked up on the next run
       }
     }
   };
@@ -190,6 +202,7 @@ export async function main(argv: string[] = process.argv.slice(2), io: Io = defa
         'import-extension': { type: 'string' },
         'runtime-import': { type: 'string' },
         'no-fixtures': { type: 'boolean' },
+        'additional-properties': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -227,6 +240,11 @@ export async function main(argv: string[] = process.argv.slice(2), io: Io = defa
     if (ext !== undefined) options.importExtension = ext.startsWith('.') ? (ext as '.js' | '.ts') : (`.${ext}` as '.js' | '.ts');
     if (values.templates !== undefined) options.templatesDir = values.templates;
     if (values['runtime-import'] !== undefined) options.runtimeImport = values['runtime-import'];
+    const mode = values['additional-properties'];
+    if (mode !== undefined) {
+      if (mode !== 'passthrough' && mode !== 'strip' && mode !== 'strict') throw new UsageError('--additional-properties must be passthrough, strip or strict');
+      options.objectMode = mode;
+    }
     return await runGenerate(specs, options, io);
   } catch (error) {
     if (error instanceof UsageError) {

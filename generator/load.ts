@@ -56,7 +56,8 @@ const parsers = new Map<boolean, Parser>();
 function parser(recommended: boolean): Parser {
   let instance = parsers.get(recommended);
   if (!instance) {
-    instance = new Parser({ ruleset: { recommended } });
+    // No resolver cache: --watch must see edits of $ref-ed files on the next load.
+    instance = new Parser({ ruleset: { recommended }, __unstable: { resolver: { cache: false } } });
     parsers.set(recommended, instance);
   }
   return instance;

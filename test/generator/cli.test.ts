@@ -112,3 +112,34 @@ describe('usage', () => {
     }
   });
 });
+
+describe('contractbus generate --watch', () => {
+  it('regenerates when a $ref-ed file changes', async () => {
+    const { spawn } = await import('node:child_process');
+    const { cp } = await import('node:fs/promises');
+    const dir = await freshDir('cli-watch');
+    await cp(path.join(repoRoot, 'asyncapi/shop.yaml'), path.join(dir, 'shop.yaml'));
+    await cp(path.join(repoRoot, 'asyncapi/schemas'), path.join(dir, 'schemas'), { recursive: true });
+    const child = spawn(node, ['--conditions=development', 'generator/cli.ts', 'generate', path.join(dir, 'shop.yaml'), '-o', path.join(dir, 'out'), '--watch'], { cwd: repoRoot, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const waitFor = async (predicate: () => boolean, what: string): Promise<void> => {
+      const deadline = Date.now() + 20_000;
+      while (!predicate()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await waitFor(() => /watching \d+ file\(s\)/.test(output), 'the watcher');
+      expect(output).toMatch(/watching 2 file\(s\)/);
+      const schemaFile = path.join(dir, 'schemas/payment.yaml');
+      await writeFile(schemaFile, (await readFile(schemaFile, 'utf8')).replace('maxLength: 500', 'maxLength: 499'));
+      await waitFor(() => /change detected[\s\S]*Shop: 1 written/.test(output), 'the regeneration');
+      expect(await readFile(path.join(dir, 'out/shop/schemas.ts'), 'utf8')).toContain('.max(499)');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }, 60_000);
+});
