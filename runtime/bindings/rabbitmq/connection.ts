@@ -173,7 +173,8 @@ export class AmqpConnection {
       model.removeListener('close', onClose);
       if (this.isOwned) await model.close().catch(() => undefined);
       this.model = undefined;
-      throw new ConnectionError('RabbitMQ connected but restoring topology and consumers failed', { broker: 'rabbitmq', cause: error, hint: errorHint(error) });
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConnectionError(`RabbitMQ connected but restoring topology and consumers failed: ${reason}`, { broker: 'rabbitmq', cause: error });
     }
     // The connection may have died while the hooks ran (handleLoss already took over).
     if (lost) throw new ConnectionError('RabbitMQ connection lost while restoring topology and consumers', { broker: 'rabbitmq', cause: this.lastError });

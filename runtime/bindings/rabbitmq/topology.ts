@@ -141,7 +141,7 @@ export class Topology {
         // not this declaration's fault, so try once more on a fresh channel.
         // (A refused operation itself fails with "Operation failed: … 406/404", not this.)
         if (attempt === 1 && isChannelGone(cause) && model === this.channelModel) continue;
-        throw new TopologyError(`RabbitMQ refused to declare ${kind} '${name}'`, { broker: 'rabbitmq', cause, hint: errorHint(cause) });
+        throw new TopologyError(`RabbitMQ refused to declare ${kind} '${name}': ${cause instanceof Error ? cause.message : String(cause)}`, { broker: 'rabbitmq', cause, hint: errorHint(cause) });
       }
     }
   }

@@ -107,6 +107,7 @@ export class RabbitMQTransport implements Transport {
   private connectPromise: Promise<void> | undefined;
   private readonly staged = new Map<string, AmqpSendOptions>();
   private restoreIssues: string[] = [];
+  private everConnected = false;
 
   constructor(options: RabbitMQOptions | string | URL = {}) {
     this.options = resolveOptions(options);
@@ -151,7 +152,10 @@ export class RabbitMQTransport implements Transport {
       onUnblocked: () => this.publisher.setBlocked(undefined),
     });
     this.connection.addRestoreHook(async (model) => {
-      this.restoreIssues = (await this.topology.restore(model)).map((error) => `${error.message}: ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`);
+      const refused = await this.topology.restore(model);
+      // On the first connect a refusal is a configuration error (e.g. the exchange exists with another type): fail connect().
+      if (!this.everConnected && refused[0]) throw refused[0];
+      this.restoreIssues = refused.map((error) => error.message);
     });
     this.connection.addRestoreHook((model) => this.publisher.restore(model));
     this.connection.addRestoreHook(async (model) => {
@@ -166,7 +170,10 @@ export class RabbitMQTransport implements Transport {
         }
       }
     });
-    this.connection.addReadyListener(() => this.flushWaiting());
+    this.connection.addReadyListener(() => {
+      this.everConnected = true;
+      this.flushWaiting();
+    });
   }
 
   async connect(): Promise<void> {

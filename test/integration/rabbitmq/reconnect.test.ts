@@ -135,6 +135,19 @@ describe('RabbitMQ reconnection (through a TCP proxy)', () => {
     await expect(nothing.connect()).rejects.toThrow(/ECONNREFUSED.*npm run brokers -- start rabbitmq/s);
   });
 
+  it('fails connect when the exchange exists with another type, naming the cause', async () => {
+    const exchangeName = unique('typed');
+    const first = new RabbitMQTransport({ url: AMQP_URL, exchangeName, exchangeType: 'direct' });
+    await first.connect();
+    cleanup.push(() => first.close());
+    const second = new RabbitMQTransport({ url: AMQP_URL, exchangeName });
+    await expect(second.connect()).rejects.toThrow(/PRECONDITION_FAILED.*inequivalent arg 'type'/s);
+    const admin = await amqpConnect(AMQP_URL);
+    const channel = await admin.createChannel();
+    await channel.deleteExchange(exchangeName);
+    await admin.close();
+  });
+
   it('gives up after maxReconnectAttempts: unhealthy, publishes fail with ConnectionError', async () => {
     const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5672) });
     const port = await proxy.start();
