@@ -1,0 +1,56 @@
+/**
+ * A service built on a generated client: `asyncapi/shop.yaml` → `src/generated/shop/` with
+ *   npm run generate -- asyncapi/shop.yaml -o examples/generated-service/src/generated --import-extension .ts
+ * (`.ts` imports so Node runs the generated files directly). Run:
+ *   node --conditions=development examples/generated-service/src/main.ts
+ * memory:// by default; MESSAGE_BROKER_URL=redis://… / amqp://… / kafka://… switches the broker.
+ */
+import { connect, ValidationError } from 'contractbus';
+import { createShopClient, examples } from './generated/shop/index.ts';
+
+const broker = await connect(process.env['MESSAGE_BROKER_URL'] ?? 'memory://');
+const shop = createShopClient(broker);
+
+let resolveDone: () => void = () => {};
+const done = new Promise<void>((resolve) => (resolveDone = resolve));
+const seen: string[] = [];
+const expect = 3;
+const note = (line: string): void => {
+  seen.push(line);
+  console.log(line);
+  if (seen.length === expect) resolveDone();
+};
+
+// Every order's status changes: the pattern `orders.*.status`; the order id comes back as a parameter.
+const statusSubscription = await shop.onOrderStatus(
+  (event, meta) => note(`order ${meta.params.orderId} is now ${event.status} (correlation ${meta.correlationId ?? '-'})`),
+  { startFrom: 'earliest' },
+);
+
+// Payment events: the handler's type narrows on the discriminator.
+const paymentSubscription = await shop.onPayment(
+  (event) => {
+    if (event.kind === 'failed') note(`payment ${event.paymentId} failed: ${event.reason} (retryable: ${event.retryable})`);
+    else note(`payment ${event.paymentId} ${event.kind}: ${event.amount.amountMinor} ${event.amount.currency}`);
+  },
+  { maxRetries: 3, concurrency: 10, deadLetterTopic: 'shop.payments.dlq', startFrom: 'earliest' },
+);
+
+const orderId = '7f1c2a8e-9d4b-4c1e-8a2f-1b3c5d7e9f00';
+await shop.publishOrderStatus({ orderId }, { orderId, status: 'paid', changedAt: new Date().toISOString() }, { headers: { correlationId: 'req-789' } });
+await broker.publish('shop.payments', examples.PaymentEvent[0].payload);
+await broker.publish('shop.payments', { kind: 'captured', paymentId: '0b8e5d3c-2f1a-4e6b-9c7d-8a9b0c1d2e3f', orderId, amount: { currency: 'EUR', amountMinor: 1999 }, capturedAt: new Date().toISOString() });
+
+// An invalid outgoing message never leaves the process.
+try {
+  // @ts-expect-error 'lost' is not a status the contract knows
+  await shop.publishOrderStatus({ orderId }, { orderId, status: 'lost', changedAt: 'now' }, { headers: { correlationId: 'req-790' } });
+} catch (error) {
+  if (!(error instanceof ValidationError)) throw error;
+  console.log(`refused before sending: ${error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+}
+
+await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('timed out waiting for 3 messages')), 10_000).unref())]);
+await statusSubscription.close();
+await paymentSubscription.close();
+await broker.disconnect();
