@@ -126,6 +126,10 @@ export interface SubscribeOptions<T = unknown> extends RetryOptions {
   prefetch?: number;
   /** Dead-letter topic. Default `<topic><dlqSuffix>`. */
   deadLetterTopic?: string;
+  /**
+   * Default true. false: a message that fails for good (retries exhausted, non-retryable, poison,
+   * invalid) is acked and DROPPED, counted in the `dropped` metric and logged at warn level.
+   */
   enableDlq?: boolean;
   dlqSuffix?: string;
   /** Validates (and types) each decoded payload; failures go straight to the dead-letter topic. */
