@@ -27,7 +27,8 @@ import { resolveOptions, type ExchangeType, type RabbitMQOptions, type ResolvedO
 import { ChannelClosedError, Publisher } from './publisher.ts';
 import { delayBucket, RETRY_QUEUE_REASSERT_MS, retryQueueName, retryQueueOptions } from './retry-queues.ts';
 import { Topology, TopologyError } from './topology.ts';
-import { deliveryCountOf, fromConsumeMessage, toPublishOptions, TOPIC_HEADER } from './wire.ts';
+import { AmqpDelivery, type ParkForRetry } from './delivery.ts';
+import { toPublishOptions, TOPIC_HEADER } from './wire.ts';
 
 /** Per-publish AMQP settings beyond the generic `PublishOptions`. */
 export interface AmqpSendOptions {
@@ -73,19 +74,8 @@ export interface DeclareExchangeOptions {
   arguments?: Record<string, unknown>;
 }
 
-/** A raw delivery for the native `consume(queue, …)` API. */
-export interface RawDelivery {
-  message: WireMessage;
-  deliveryCount: number;
-  redelivered: boolean;
-  /** The exchange and routing key it was published with. */
-  exchange: string;
-  routingKey: string;
-  /** The AMQP message as amqplib gives it (properties, raw headers such as x-death). */
-  raw: ConsumeMessage;
-  ack(): Promise<void>;
-  nack(options?: { requeue?: boolean; delayMs?: number }): Promise<void>;
-}
+/** A delivery of the native `consumeQueue` API: the generic one plus the AMQP message. */
+export type RawDelivery = AmqpDelivery;
 
 export interface RawConsumeOptions {
   prefetch?: number;
@@ -331,8 +321,7 @@ export class RabbitMQTransport implements Transport {
     };
     await declare(model);
     const consumer = this.createConsumer(queue, spec.prefetch, (msg, via) => {
-      const delivery = this.toDelivery(consumer, msg, via);
-      void onDelivery(delivery.delivery).catch(() => undefined);
+      void onDelivery(new AmqpDelivery(consumer, msg, via, this.park)).catch(() => undefined);
     }, declare);
     await consumer.start(model);
     this.consumers.add(consumer);
@@ -355,7 +344,7 @@ export class RabbitMQTransport implements Transport {
   /** Native consumption from any queue (declared by you or by someone else). */
   async consumeQueue(queue: string, onDelivery: (delivery: RawDelivery) => void, options: RawConsumeOptions = {}): Promise<TransportSubscription> {
     const model = this.requireConnection(queue);
-    const consumer = this.createConsumer(queue, options.prefetch ?? this.options.prefetch, (msg, via) => onDelivery(this.toDelivery(consumer, msg, via).raw), undefined, options.arguments);
+    const consumer = this.createConsumer(queue, options.prefetch ?? this.options.prefetch, (msg, via) => onDelivery(new AmqpDelivery(consumer, msg, via, this.park)), undefined, options.arguments);
     await consumer.start(model);
     this.consumers.add(consumer);
     return {
@@ -382,35 +371,7 @@ export class RabbitMQTransport implements Transport {
     });
   }
 
-  private toDelivery(consumer: QueueConsumer, msg: ConsumeMessage, via: ConsumerChannel): { delivery: Delivery; raw: RawDelivery } {
-    const message = fromConsumeMessage(msg);
-    const deliveryCount = deliveryCountOf(msg);
-    let settled = false;
-    const ack = async (): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      consumer.ack(msg, via);
-    };
-    const nack = async (options: { requeue?: boolean; delayMs?: number } = {}): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      const requeue = options.requeue ?? false;
-      const delayMs = options.delayMs ?? 0;
-      if (requeue && delayMs > 0 && via.open) {
-        try {
-          await this.parkForRetry(consumer.queue, msg, message.topic, deliveryCount, delayMs);
-          consumer.ack(msg, via);
-          return;
-        } catch {
-          // Could not park it: hand it straight back rather than lose it.
-        }
-      }
-      consumer.nack(msg, via, requeue);
-    };
-    const delivery: Delivery = { message, deliveryCount, ack, nack: (o) => nack(o) };
-    const raw: RawDelivery = { message, deliveryCount, redelivered: msg.fields.redelivered, exchange: msg.fields.exchange, routingKey: msg.fields.routingKey, raw: msg, ack, nack };
-    return { delivery, raw };
-  }
+  private readonly park: ParkForRetry = (queue, msg, topic, deliveryCount, delayMs) => this.parkForRetry(queue, msg, topic, deliveryCount, delayMs);
 
   private async parkForRetry(queue: string, msg: ConsumeMessage, topic: string, deliveryCount: number, delayMs: number): Promise<void> {
     const model = this.connection.current;
