@@ -108,6 +108,7 @@ export class BrokerClient implements MessageBroker {
   #state: State = 'new';
   #connecting: Promise<void> | undefined;
   #disconnecting: Promise<void> | undefined;
+  #transportClosing = false;
 
   constructor(transport: Transport, options: BrokerClientOptions = {}) {
     this.transport = transport;
@@ -162,6 +163,7 @@ export class BrokerClient implements MessageBroker {
         await this.transport.connect();
         this.#state = 'connected';
         this.#disconnecting = undefined;
+        this.#transportClosing = false;
         this.logger.info({ broker: this.name }, 'contractbus: connected');
       } catch (error) {
         this.#state = 'new';
@@ -184,6 +186,7 @@ export class BrokerClient implements MessageBroker {
       this.#state = 'disconnecting';
       const timeoutMs = options.timeoutMs ?? this.#drainTimeoutMs;
       await Promise.all([...this.#subscriptions].map((subscription) => subscription.close({ timeoutMs })));
+      this.#transportClosing = true;
       try {
         await this.transport.close();
       } finally {
@@ -200,7 +203,7 @@ export class BrokerClient implements MessageBroker {
 
   async publish(topic: string, message: unknown, options: PublishOptions = {}): Promise<PublishReceipt> {
     assertTopic(topic, this.name, 'publish');
-    this.#assertOpen('publish to', topic);
+    this.#assertOpen('publish to', topic, true);
     options.signal?.throwIfAborted();
     return this.#publishWire(topic, this.#codec.encode(message, { topic, broker: this.name }), options);
   }
@@ -241,7 +244,7 @@ export class BrokerClient implements MessageBroker {
    */
   async publishRaw(topic: string, body: Uint8Array, options: PublishOptions = {}): Promise<PublishReceipt> {
     assertTopic(topic, this.name, 'publishRaw');
-    this.#assertOpen('publish to', topic);
+    this.#assertOpen('publish to', topic, true);
     options.signal?.throwIfAborted();
     if (!(body instanceof Uint8Array)) throw new ConfigurationError(`publishRaw to "${topic}" needs a Uint8Array body`, { broker: this.name, topic });
     return this.#publishWire(topic, body, options);
@@ -317,7 +320,7 @@ export class BrokerClient implements MessageBroker {
 
   async sendToDlq(input: DeadLetterInput, reason: string): Promise<void> {
     assertTopic(input.topic, this.name, 'sendToDlq');
-    this.#assertOpen('dead-letter from', input.topic);
+    this.#assertOpen('dead-letter from', input.topic, true);
     const now = Date.now();
     const headers = stripDeadLetterHeaders(input.headers ?? {});
     delete headers[HEADER.attempt];
@@ -483,8 +486,9 @@ export class BrokerClient implements MessageBroker {
     return emulated;
   }
 
-  #assertOpen(operation: string, topic: string): void {
-    if (this.#state === 'connected') return;
+  /** `whileDraining`: handlers still running during disconnect() may publish their results. */
+  #assertOpen(operation: string, topic: string, whileDraining = false): void {
+    if (this.#state === 'connected' || (whileDraining && this.#state === 'disconnecting' && !this.#transportClosing)) return;
     const never = this.#state === 'new' || this.#state === 'connecting';
     throw new ClosedError(`Cannot ${operation} topic "${topic}": the ${this.name} broker is ${never ? 'not connected yet' : 'disconnected'}`, {
       broker: this.name,

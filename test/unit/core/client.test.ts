@@ -411,6 +411,24 @@ describe('BrokerClient dead letters by hand and health', () => {
     expect(health.details.subscriptions).toEqual([{ topic: 't', group: undefined, alive: true, inFlight: 0, circuit: undefined }]);
   });
 
+  it('handlers still draining during disconnect() may publish; afterwards publish is refused', async () => {
+    const { client, transport } = await setup();
+    let release!: () => void;
+    let published: unknown;
+    await client.subscribe('in', async () => {
+      await new Promise<void>((r) => (release = r));
+      published = await client.publish('out', 'result').catch((e: unknown) => e);
+    });
+    const { done } = transport.deliver({ body: json(1) });
+    await waitFor(() => release !== undefined);
+    const disconnecting = client.disconnect({ timeoutMs: 1000 });
+    release();
+    await done;
+    await disconnecting;
+    expect(published).toMatchObject({ topic: 'out' });
+    await expect(client.publish('out', 'late')).rejects.toBeInstanceOf(ClosedError);
+  });
+
   it('an aborted signal closes the subscription', async () => {
     const { client, transport } = await setup();
     const controller = new AbortController();
