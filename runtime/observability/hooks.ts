@@ -3,9 +3,9 @@
  * optional peer dependency): the instrumentation is loaded on demand, and where the package is
  * not installed there are no hooks and no cost.
  */
-import type { MessagingHooks } from './tracing.ts';
+import type { MessagingHooks } from '../core/hooks.ts';
 
-export type { MessagingHooks, ProcessSpanInfo, PublishSpanInfo } from './tracing.ts';
+export type { MessagingHooks, ProcessHookInfo, PublishHookInfo } from '../core/hooks.ts';
 
 /**
  * A `MessagingInstrumentation` for `broker` on the global OpenTelemetry providers (no-op until the

@@ -24,6 +24,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
+import type { MessagingHooks, ProcessHookInfo, PublishHookInfo } from '../core/hooks.ts';
 import type { Headers } from '../core/types.ts';
 import { redactError, redactString } from './redact.ts';
 import { ATTR, DURATION_BUCKETS_S, METRIC, errorTypeOf, messagingSystemOf, type OperationType } from './semconv.ts';
@@ -43,23 +44,11 @@ export interface MessagingInstrumentationOptions {
   propagator?: TextMapPropagator;
 }
 
-export interface PublishSpanInfo {
-  messageId?: string;
-  correlationId?: string;
-  key?: string;
-  /** Encoded payload size in bytes. */
-  bodySize?: number;
-}
+/** What a producer span records besides the topic (the fields `BrokerClient` passes). */
+export type PublishSpanInfo = PublishHookInfo;
 
-export interface ProcessSpanInfo {
-  messageId?: string;
-  correlationId?: string;
-  group?: string;
-  /** The subscribed pattern, when it differs from the concrete topic (`orders.*`). */
-  subscription?: string;
-  attempt?: number;
-  key?: string;
-  bodySize?: number;
+/** What a consumer span records besides the topic; partition and offset where the binding knows them. */
+export interface ProcessSpanInfo extends ProcessHookInfo {
   partition?: number;
   offset?: string;
 }
@@ -72,11 +61,8 @@ export interface SettleSpanInfo {
   subscription?: string;
 }
 
-/** What the runtime calls around a send and around a handler; the patch for client.ts uses these two. */
-export interface MessagingHooks {
-  wrapPublish<R>(topic: string, headers: Headers, fn: () => Promise<R>, info?: PublishSpanInfo): Promise<R>;
-  wrapProcess<R>(topic: string, headers: Readonly<Headers>, info: ProcessSpanInfo, fn: () => Promise<R> | R): Promise<R>;
-}
+/** The seam `BrokerClient` calls (runtime/core/hooks.ts); `MessagingInstrumentation` implements it. */
+export type { MessagingHooks };
 
 const headerSetter: TextMapSetter<Headers> = {
   set(carrier, key, value) {

@@ -1,7 +1,8 @@
 /**
- * The hooks as BrokerClient itself calls them once /work/helpers/observability-wiring.patch is
- * applied to runtime/core (client.ts, pipeline.ts): `instrumentation` option, default-on through
- * the global OpenTelemetry API. Skipped, saying so, while the client does not call the hooks yet.
+ * The hooks as BrokerClient itself calls them (`hooks` option, runtime/core/hooks.ts), over the
+ * memory broker and the real Redis, RabbitMQ and Kafka clients; and default-on tracing through the
+ * global OpenTelemetry API, which /work/helpers/observability-wiring.patch adds to runtime/core
+ * (those tests skip, saying so, until it is applied).
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
@@ -9,15 +10,15 @@ import { KafkaClient } from '../../../runtime/bindings/kafka/index.ts';
 import { MemoryBroker, MemoryHub, type MemoryBrokerOptions } from '../../../runtime/bindings/memory/index.ts';
 import { RabbitMQClient } from '../../../runtime/bindings/rabbitmq/index.ts';
 import { RedisPubSubClient, RedisStreamsClient } from '../../../runtime/bindings/redis/index.ts';
+import type { MessagingHooks } from '../../../runtime/core/hooks.ts';
 import type { MessageBroker } from '../../../runtime/core/types.ts';
-import { brokerUrls } from '../../support/brokers.ts';
-import type { MessagingHooks } from '../../../runtime/observability/hooks.ts';
 import { MessagingInstrumentation } from '../../../runtime/observability/tracing.ts';
+import { brokerUrls } from '../../support/brokers.ts';
 import { createOtelHarness, parentSpanId, type OtelHarness } from './otel-harness.ts';
 import { uniqueName, waitFor } from './support.ts';
 
-/** The option the patch adds; typed loosely so this file compiles before and after it. */
-type WiredOptions = MemoryBrokerOptions & { instrumentation?: MessagingHooks | false };
+/** `hooks: false` is what the patch adds; typed loosely so this file compiles before and after it. */
+type WiredOptions = Omit<MemoryBrokerOptions, 'hooks'> & { hooks?: MessagingHooks | false };
 
 let otel: OtelHarness;
 const opened: MessageBroker[] = [];
@@ -30,42 +31,40 @@ afterAll(async () => {
   await otel.shutdown();
 });
 afterEach(async () => {
-  await Promise.all(opened.splice(0).map((broker) => broker.disconnect({ timeoutMs: 1000 })));
+  await Promise.all(opened.splice(0).map((broker) => broker.disconnect({ timeoutMs: 2000 }).catch(() => undefined)));
   otel.exporter.reset();
 });
 
-async function broker(options: WiredOptions): Promise<MemoryBroker> {
-  const client = new MemoryBroker(options);
+async function memory(options: WiredOptions): Promise<MemoryBroker> {
+  const client = new MemoryBroker(options as MemoryBrokerOptions);
   await client.connect();
   opened.push(client);
   return client;
 }
 
-let wired: boolean | undefined;
-/** Whether BrokerClient calls the hooks (the wiring patch is applied). */
-async function requireWiring(ctx: TestContext): Promise<void> {
-  if (wired === undefined) {
-    let calls = 0;
-    const probe: MessagingHooks = {
-      wrapPublish: (_topic, _headers, fn) => {
-        calls++;
-        return fn();
-      },
-      wrapProcess: (_topic, _headers, _info, fn) => Promise.resolve(fn()),
-    };
-    const client = await broker({ hub: new MemoryHub(), instrumentation: probe });
-    await client.publish(uniqueName('probe'), {});
-    wired = calls === 1;
-  }
-  if (!wired) ctx.skip('BrokerClient does not call the observability hooks yet: apply /work/helpers/observability-wiring.patch');
+/** Hooks on the harness's global providers, as an application would build them. */
+function instrumentation(broker: string): MessagingInstrumentation {
+  return new MessagingInstrumentation({ broker });
 }
 
-describe('BrokerClient with the observability wiring', () => {
-  it('traces publish and handler by default through the global API, parent to child across clients', async (ctx) => {
-    await requireWiring(ctx);
+let autoWired: boolean | undefined;
+/** Whether BrokerClient turns tracing on by itself (the wiring patch is applied). */
+async function requireDefaultOn(ctx: TestContext): Promise<void> {
+  if (autoWired === undefined) {
+    const client = await memory({ hub: new MemoryHub() });
+    const topic = uniqueName('probe');
+    await client.publish(topic, {});
+    autoWired = otel.spans().some((s) => s.name === `send ${topic}`);
+    otel.exporter.reset();
+  }
+  if (!autoWired) ctx.skip('BrokerClient does not load the instrumentation by default yet: apply /work/helpers/observability-wiring.patch');
+}
+
+describe('BrokerClient with hooks: MessagingInstrumentation', () => {
+  it('traces publish and handler, parent to child across clients', async () => {
     const hub = new MemoryHub();
-    const producer = await broker({ hub });
-    const consumer = await broker({ hub });
+    const producer = await memory({ hub, hooks: instrumentation('memory') });
+    const consumer = await memory({ hub, hooks: instrumentation('memory') });
     const topic = uniqueName('orders');
     const seen: string[] = [];
     await consumer.subscribe(topic, (_m, meta) => {
@@ -88,10 +87,8 @@ describe('BrokerClient with the observability wiring', () => {
     });
   });
 
-  it('marks a failed attempt and dead-letters as before; instrumentation: false turns it off', async (ctx) => {
-    await requireWiring(ctx);
-    const hub = new MemoryHub();
-    const client = await broker({ hub });
+  it('marks a failed attempt as error and still dead-letters', async () => {
+    const client = await memory({ hub: new MemoryHub(), hooks: instrumentation('memory') });
     const topic = uniqueName('poison');
     await client.subscribe(topic, () => {
       throw new Error('bad');
@@ -99,27 +96,16 @@ describe('BrokerClient with the observability wiring', () => {
     await client.publish(topic, {});
     await waitFor(() => client.getMetrics().byTopic[topic]?.deadLettered === 1, 5000, 'dead-lettered');
     await waitFor(() => otel.spans().some((s) => s.name === `process ${topic}`), 5000, 'process span');
-    expect(otel.span(`process ${topic}`).status.code).toBe(SpanStatusCode.ERROR);
-
-    otel.exporter.reset();
-    const quiet = await broker({ hub, instrumentation: false });
-    const headers: Record<string, string>[] = [];
-    const other = uniqueName('quiet');
-    await quiet.subscribe(other, (_m, meta) => {
-      headers.push({ ...meta.headers });
-    });
-    await quiet.publish(other, {});
-    await waitFor(() => headers.length === 1, 5000, 'delivery');
-    expect(headers[0]).toEqual({});
-    expect(otel.spans()).toHaveLength(0);
+    const process = otel.span(`process ${topic}`);
+    expect(process.status.code).toBe(SpanStatusCode.ERROR);
+    expect(process.attributes['error.type']).toBe('Error');
   });
 
-  it('takes own hooks with private providers', async (ctx) => {
-    await requireWiring(ctx);
+  it('takes hooks on private providers', async () => {
     const own = createOtelHarness();
     try {
-      const instrumentation = new MessagingInstrumentation({ broker: 'memory', tracerProvider: own.tracerProvider, meterProvider: own.meterProvider, propagator: own.propagator });
-      const client = await broker({ hub: new MemoryHub(), instrumentation });
+      const hooks = new MessagingInstrumentation({ broker: 'memory', tracerProvider: own.tracerProvider, meterProvider: own.meterProvider, propagator: own.propagator });
+      const client = await memory({ hub: new MemoryHub(), hooks });
       const topic = uniqueName('own');
       let handled = false;
       await client.subscribe(topic, () => {
@@ -135,24 +121,55 @@ describe('BrokerClient with the observability wiring', () => {
   });
 });
 
+describe('BrokerClient default-on tracing (wiring patch)', () => {
+  it('traces without any option once the app registers an SDK', async (ctx) => {
+    await requireDefaultOn(ctx);
+    const hub = new MemoryHub();
+    const producer = await memory({ hub });
+    const consumer = await memory({ hub });
+    const topic = uniqueName('auto');
+    let handled = 0;
+    await consumer.subscribe(topic, () => {
+      handled++;
+    });
+    await producer.publish(topic, {});
+    await waitFor(() => handled === 1 && otel.spans().length === 2, 5000, 'two spans');
+    expect(parentSpanId(otel.span(`process ${topic}`))).toBe(otel.span(`send ${topic}`).spanContext().spanId);
+  });
+
+  it('hooks: false turns it off: no spans, no trace headers', async (ctx) => {
+    await requireDefaultOn(ctx);
+    const quiet = await memory({ hub: new MemoryHub(), hooks: false });
+    const headers: Array<Record<string, string>> = [];
+    const topic = uniqueName('quiet');
+    await quiet.subscribe(topic, (_m, meta) => {
+      headers.push({ ...meta.headers });
+    });
+    await quiet.publish(topic, {});
+    await waitFor(() => headers.length === 1, 5000, 'delivery');
+    expect(headers[0]).toEqual({});
+    expect(otel.spans()).toHaveLength(0);
+  });
+});
+
 const urls = brokerUrls();
-const bindings: Record<string, { system: string; timeoutMs: number; create(): MessageBroker }> = {
-  'redis-pubsub': { system: 'redis', timeoutMs: 5000, create: () => new RedisPubSubClient({ url: urls.redis }) },
-  'redis-streams': { system: 'redis', timeoutMs: 5000, create: () => new RedisStreamsClient({ url: urls.redis.replace(/^redis(s?):/, 'redis$1+streams:'), blockMs: 200 }) },
-  rabbitmq: { system: 'rabbitmq', timeoutMs: 5000, create: () => new RabbitMQClient({ url: urls.amqp, groupQueueArguments: { 'x-expires': 60_000 } }) },
+const bindings: Record<string, { system: string; timeoutMs: number; create(hooks: MessagingHooks): MessageBroker }> = {
+  'redis-pubsub': { system: 'redis', timeoutMs: 5000, create: (hooks) => new RedisPubSubClient({ url: urls.redis, hooks }) },
+  'redis-streams': { system: 'redis', timeoutMs: 5000, create: (hooks) => new RedisStreamsClient({ url: urls.redis.replace(/^redis(s?):/, 'redis$1+streams:'), blockMs: 200, hooks }) },
+  rabbitmq: { system: 'rabbitmq', timeoutMs: 5000, create: (hooks) => new RabbitMQClient({ url: urls.amqp, groupQueueArguments: { 'x-expires': 60_000 }, hooks }) },
   kafka: {
     system: 'kafka',
     timeoutMs: 25_000,
-    create: () => new KafkaClient({ bootstrapServers: [...urls.kafkaBrokers], clientId: 'contractbus-observability-wiring', sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, drainTimeoutMs: 2000 }),
+    create: (hooks) =>
+      new KafkaClient({ bootstrapServers: [...urls.kafkaBrokers], clientId: 'contractbus-observability-wiring', sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, drainTimeoutMs: 2000, hooks }),
   },
 };
 
-describe.each(Object.keys(bindings))('%s client with the observability wiring', (name) => {
-  it('traces publish to handler by default, parent to child through the native headers', async (ctx) => {
-    await requireWiring(ctx);
+describe.each(Object.keys(bindings))('%s client with hooks', (name) => {
+  it('traces publish to handler, parent to child through the native headers', async () => {
     const { system, timeoutMs, create } = bindings[name]!;
-    const producer = create();
-    const consumer = create();
+    const producer = create(instrumentation(name));
+    const consumer = create(instrumentation(name));
     opened.push(producer, consumer);
     await producer.connect();
     await consumer.connect();
@@ -162,12 +179,17 @@ describe.each(Object.keys(bindings))('%s client with the observability wiring', 
     await consumer.subscribe(topic, () => {
       handled++;
     }, group === undefined ? {} : { group, startFrom: 'earliest' });
-    await producer.publish(topic, { n: 1 }, { correlationId: 'req-w' });
+    await producer.publish(topic, { n: 1 }, { correlationId: 'req-w', key: 'k-1' });
     await waitFor(() => handled === 1 && otel.spans().some((s) => s.name === `process ${topic}`), timeoutMs, `delivery on ${name}`);
     const send = otel.span(`send ${topic}`);
     const process = otel.span(`process ${topic}`);
     expect(parentSpanId(process)).toBe(send.spanContext().spanId);
     expect(send.attributes['messaging.system']).toBe(system);
     expect(process.attributes).toMatchObject({ 'messaging.system': system, 'messaging.message.conversation_id': 'req-w' });
+    if (group !== undefined) expect(process.attributes['messaging.consumer.group.name']).toBe(group);
+    if (system === 'kafka') {
+      expect(send.attributes['messaging.kafka.message.key']).toBe('k-1');
+      expect(send.attributes['messaging.destination.partition.id']).toBeDefined();
+    }
   });
 });
