@@ -91,11 +91,12 @@ export class SubscriptionPipeline<T> implements Subscription {
   /** Handed to `Transport.consume`: one bound function per subscription, not per message. */
   readonly onDelivery = (delivery: Delivery): Promise<void> => {
     if (this.#closing !== undefined) return this.#requeue(delivery);
-    const message = delivery.message;
-    return this.#limiter.run(message.key, () => this.#process(delivery)).catch((error: unknown) => {
-      // #process handles every error itself; reaching here is a bug, but must not kill the consumer.
-      this.#host.logger.error({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: unexpected pipeline error');
-    });
+    return this.#limiter.run(delivery.message.key, () => this.#process(delivery)).catch(this.#unexpected);
+  };
+
+  /** #process handles every error itself; reaching this is a bug, but it must not kill the consumer. */
+  readonly #unexpected = (error: unknown): void => {
+    this.#host.logger.error({ err: error, topic: this.topic }, 'contractbus: unexpected pipeline error');
   };
 
   /** Called once by the client after `Transport.consume` resolved. */
