@@ -21,7 +21,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { MemoryBroker, consoleLogger } from 'contractbus';
 // Once the package exports the subpath: `from 'contractbus/observability'`.
-import { createObservabilityHandler, createRedactingLogger, instrumentBroker } from '../runtime/observability/index.ts';
+import { MessagingInstrumentation, createObservabilityHandler, createRedactingLogger } from '../runtime/observability/index.ts';
 
 // 1. The application's OpenTelemetry setup (normally @opentelemetry/sdk-node with an OTLP exporter).
 const contextManager = new AsyncLocalStorageContextManager().enable();
@@ -33,8 +33,10 @@ trace.setGlobalTracerProvider(tracerProvider);
 
 // 2. Two services on one in-process hub, logging through the redacting wrapper.
 const logger = createRedactingLogger(consoleLogger('warn'));
-const orders = instrumentBroker(new MemoryBroker({ hub: 'shop', logger }));
-const billing = instrumentBroker(new MemoryBroker({ hub: 'shop', logger }));
+// `hooks`: spans around each publish round trip and each handler attempt. (`instrumentBroker(broker)`
+// gives the same from the outside, for any MessageBroker.)
+const orders = new MemoryBroker({ hub: 'shop', logger, hooks: new MessagingInstrumentation({ broker: 'memory' }) });
+const billing = new MemoryBroker({ hub: 'shop', logger, hooks: new MessagingInstrumentation({ broker: 'memory' }) });
 await orders.connect();
 await billing.connect();
 
