@@ -1,7 +1,9 @@
 /**
  * The consume pipeline of one subscription, written once for every binding:
- * expiry → decode → validate → idempotency → keyed concurrency → circuit breaker → handler
+ * keyed concurrency slot → expiry → decode → validate → idempotency → circuit breaker → handler
  * (with timeout) → ack, or retry (delayed redelivery by the broker, else in process) → dead-letter.
+ * The slot is taken first, synchronously on arrival, because the later steps are async (an
+ * idempotency store round trip) and would otherwise let a key's messages overtake each other.
  * Whatever a message does, the consumer keeps going: every path ends in ack or nack.
  */
 import type { Codec } from './codec.ts';
