@@ -23,7 +23,7 @@ describe('RabbitMQ reconnection (through a TCP proxy)', () => {
   async function setup(options: { publishBufferSize?: number } = {}) {
     const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5672) });
     const port = await proxy.start();
-    const transport = new RabbitMQTransport({ url: `amqp://guest:guest@127.0.0.1:${port}`, reconnectDelay: 50, maxReconnectDelay: 200, heartbeat: 2, ...options });
+    const transport = new RabbitMQTransport({ url: `amqp://guest:guest@127.0.0.1:${port}`, reconnectDelay: 50, maxReconnectDelay: 200, heartbeat: 1, ...options });
     await transport.connect();
     cleanup.push(() => proxy.stop(), () => transport.close());
     return { proxy, transport };
@@ -116,6 +116,44 @@ describe('RabbitMQ reconnection (through a TCP proxy)', () => {
     expect(health.issues.join(' ')).toMatch(new RegExp(`refused to restore.*${changed.replace(/\./g, '\\.')}.*PRECONDITION`));
     await channel.deleteQueue(changed);
     await raw.close();
+  });
+
+  it('notices a silent network partition through heartbeats and reconnects', async () => {
+    const { proxy, transport } = await setup();
+    const topic = unique('partition');
+    const got: unknown[] = [];
+    await transport.consume(spec(topic, 'g'), async (d) => {
+      got.push(d.message.messageId);
+      await d.ack();
+    });
+    const generation = transport.connection.generation;
+    proxy.frozen = true; // no RST, no FIN: only missed heartbeats can tell
+    await waitFor(() => transport.connection.state !== 'connected', 15_000, 'the heartbeat timeout');
+    proxy.cut();
+    proxy.frozen = false;
+    await waitFor(() => transport.connection.generation > generation && transport.connection.state === 'connected', 15_000, 'the reconnect');
+    await transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: true } });
+    await waitFor(() => got.length === 1);
+  });
+
+  it('fails over to the next cluster host on reconnect', async () => {
+    const a = new TcpProxy({ host: target.hostname, port: Number(target.port || 5672) });
+    const b = new TcpProxy({ host: target.hostname, port: Number(target.port || 5672) });
+    const [portA, portB] = [await a.start(), await b.start()];
+    const transport = new RabbitMQTransport({ hosts: [`127.0.0.1:${portA}`, `127.0.0.1:${portB}`], reconnectDelay: 50, maxReconnectDelay: 100 });
+    cleanup.push(() => a.stop(), () => b.stop(), () => transport.close());
+    await transport.connect();
+    expect((await transport.health()).details.endpoint).toBe(`amqp://127.0.0.1:${portA}`);
+    const topic = unique('failover');
+    const got: unknown[] = [];
+    await transport.consume(spec(topic, 'g'), async (d) => {
+      got.push(d.message.messageId);
+      await d.ack();
+    });
+    await a.stop(); // node A goes away for good
+    await waitFor(async () => transport.connection.state === 'connected' && (await transport.health()).details.endpoint === `amqp://127.0.0.1:${portB}`, 10_000, 'failover to B');
+    await transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: true } });
+    await waitFor(() => got.length === 1);
   });
 
   it('tries cluster hosts in order and connects to the first that answers', async () => {

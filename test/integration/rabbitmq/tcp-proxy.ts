@@ -8,6 +8,8 @@ export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   port = 0;
+  /** While true, bytes are dropped in both directions but connections stay open (a silent partition). */
+  frozen = false;
   private readonly target: { host: string; port: number };
 
   constructor(target: { host: string; port: number }) {
@@ -29,8 +31,13 @@ export class TcpProxy {
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
+      // Forwarded by hand (not pipe) so freeze() can swallow traffic like a dead network path.
+      client.on('data', (chunk: Buffer) => {
+        if (!this.frozen) upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => {
+        if (!this.frozen) client.write(chunk);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
