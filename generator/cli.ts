@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ContractLoadError, formatProblem, validateContract } from './load.ts';
-import { generate } from './index.ts';
+import { generate, generateFiles } from './index.ts';
 import type { GenerateOptions, GenerateResult } from './index.ts';
 
 const DEFAULT_OUT = 'src/generated';
@@ -173,7 +173,17 @@ async function watchLoop(sources: Set<string>, once: () => Promise<number>, io: 
 async function runValidate(specs: string[], quiet: boolean, io: Io): Promise<number> {
   let code = 0;
   for (const spec of specs) {
-    const { ok, problems } = await validateContract(spec);
+    const { ok: parsed, problems } = await validateContract(spec);
+    let ok = parsed;
+    if (parsed) {
+      // A document the parser accepts can still be one we cannot generate from (bad pattern, invalid example).
+      try {
+        await generateFiles(spec);
+      } catch (error) {
+        ok = false;
+        problems.push({ severity: 'error', file: spec, line: 0, column: 0, message: describeError(error).replace(/^\S+?: /, '') });
+      }
+    }
     const shown = problems.filter((p) => p.severity === 'error' || (!quiet && p.severity === 'warning'));
     for (const p of shown) (p.severity === 'error' ? io.err : io.out)(formatProblem(p));
     if (ok) {

@@ -42,8 +42,16 @@ export interface GenerateResult {
 /** load + model + render, in memory. */
 export async function generateFiles(specPath: string, options: ModelOptions & RenderOptions = {}): Promise<{ model: ContractModel; files: GeneratedFile[]; sources: string[] }> {
   const loaded = await loadContract(specPath);
-  const model = buildModel(loaded.document, options);
-  checkExamples(model, path.relative(process.cwd(), loaded.file) || loaded.file);
+  const display = path.relative(process.cwd(), loaded.file) || loaded.file;
+  let model: ContractModel;
+  try {
+    model = buildModel(loaded.document, options);
+  } catch (error) {
+    // Name the document: schema and model errors carry a JSON pointer, not the file.
+    if (error instanceof Error && (error.name === 'SchemaEmitError' || error.name === 'ContractModelError')) error.message = `${display}: ${error.message}`;
+    throw error;
+  }
+  checkExamples(model, display);
   return { model, files: renderContract(model, options), sources: loaded.files };
 }
 

@@ -205,12 +205,14 @@ function locate(text: string, needle: string): { line: number; column: number } 
 }
 
 /** A mapping key (YAML `key:` or JSON `"key":`) that is one of the poisoned names. */
+const POISONED_PATTERNS = POISONED_KEYS.map((key) => ({ key, pattern: new RegExp(`(^|[\\s{,\\-])(["']?)${key}\\2\\s*:(\\s|$)`) }));
+
 function findPoisonedKey(text: string): { key: string; line: number; column: number } | undefined {
+  if (!POISONED_KEYS.some((key) => text.includes(key))) return undefined;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string;
-    for (const key of POISONED_KEYS) {
-      const pattern = new RegExp(`(^|[\\s{,\\-])(["']?)${key.replace(/\$/g, '\\$')}\\2\\s*:(\\s|$)`);
+    for (const { key, pattern } of POISONED_PATTERNS) {
       const match = pattern.exec(line);
       if (match) return { key, line: i + 1, column: match.index + (match[1]?.length ?? 0) + 1 };
     }

@@ -6,7 +6,7 @@
  */
 import type { AsyncAPIDocumentInterface, ChannelInterface, MessageInterface, OperationInterface } from '@asyncapi/parser';
 import { camelCase, fileSlug, jsDoc, literal, pascalCase, uniqueIdentifier, uniqueMemberName, valueLiteral } from './names.ts';
-import { emitSchemas, describe, REF_PREFIX } from './schema.ts';
+import { emitSchemas, describe, REF_PREFIX, SchemaEmitError } from './schema.ts';
 import type { JsonSchema, ObjectMode } from './schema.ts';
 
 export interface ContractModel {
@@ -193,6 +193,8 @@ const IDENTIFIER_LIKE = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 class SchemaCollector {
   readonly named = new Map<string, { json: JsonSchema; role: SchemaModel['role']; order: number }>();
+  /** Where each named schema came from in the document, for error messages. */
+  readonly origins = new Map<string, string>();
   private readonly byObject = new Map<object, string>();
   private counter = 0;
 
@@ -205,7 +207,13 @@ class SchemaCollector {
   }
 
   /** Registers `node` under `preferredKey` (or its own name) and returns its key. */
-  register(node: unknown, preferredKey: string, role: SchemaModel['role']): string {
+  register(node: unknown, preferredKey: string, role: SchemaModel['role'], origin?: string): string {
+    const key = this.registerInner(node, preferredKey, role);
+    if (origin !== undefined && !this.origins.has(key)) this.origins.set(key, origin);
+    return key;
+  }
+
+  private registerInner(node: unknown, preferredKey: string, role: SchemaModel['role']): string {
     if (!isObj(node)) {
       const key = this.uniqueKey(preferredKey, JSON.stringify(node));
       this.named.set(key, { json: node === false ? false : true, role, order: this.counter++ });
@@ -336,16 +344,16 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
 
   // Component schemas first (their names win), sorted by key.
   const components = [...document.components().schemas().all()].sort((a, b) => a.id().localeCompare(b.id()));
-  for (const schema of components) collector.register(schema.json(), schema.id(), 'named');
+  for (const schema of components) collector.register(schema.json(), schema.id(), 'named', `components.schemas.${schema.id()}`);
 
   const messageSchemaKeys = new Map<string, { payload: string; headers: string | undefined }>();
   for (const key of messageKeys) {
     const message = messageInputs.get(key) as MessageInterface;
     const base = pascalCase(key, 'Message');
     const payloadJson = message.payload()?.json() ?? true;
-    const payload = collector.register(payloadJson, `${base}Payload`, 'payload');
+    const payload = collector.register(payloadJson, `${base}Payload`, 'payload', `messages.${key}.payload`);
     const headersJson = message.headers()?.json();
-    const headers = headersJson === undefined ? undefined : collector.register(headersJson, `${base}Headers`, 'headers');
+    const headers = headersJson === undefined ? undefined : collector.register(headersJson, `${base}Headers`, 'headers', `messages.${key}.headers`);
     messageSchemaKeys.set(key, { payload, headers });
   }
 
@@ -368,7 +376,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
         additionalProperties: false,
         description: `Parameters of the channel ${address}.`,
       };
-      paramsSchema = collector.register(json, `${name}Params`, 'parameters');
+      paramsSchema = collector.register(json, `${name}Params`, 'parameters', `channels[${JSON.stringify(address)}].parameters`);
       paramSchemaKeys.set(address, paramsSchema);
     }
     channelByAddress.set(address, {
@@ -432,7 +440,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     identifiers.set(key, { identifier, inputType });
   }
   const headerKeys = new Set([...messageSchemaKeys.values()].map((m) => m.headers).filter((h): h is string => h !== undefined));
-  const emitted = emitSchemas(
+  const emitted = emitWithOrigins(collector, () => emitSchemas(
     schemaEntries.map(([key, entry]) => ({
       key,
       identifier: (identifiers.get(key) as { identifier: string }).identifier,
@@ -440,7 +448,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
       // A header set's type has no index signature, so a misspelt header does not compile.
       objectMode: headerKeys.has(key) ? 'strip' : objectMode,
     })),
-  );
+  ));
   const schemas: SchemaModel[] = emitted.map((e) => {
     const entry = collector.named.get(e.key) as { json: JsonSchema; role: SchemaModel['role'] };
     const ids = identifiers.get(e.key) as { identifier: string; inputType: string };
@@ -600,6 +608,23 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     runtimeValueImports: [...valueImports].sort().join(', '),
     schemasUseOptionalOwn: emitted.some((e) => e.usesOptionalOwn),
   };
+}
+
+/** Schema errors point into our synthetic `#/components/schemas/<key>`; say where that is in the document. */
+function emitWithOrigins<T>(collector: SchemaCollector, emit: () => T): T {
+  try {
+    return emit();
+  } catch (error) {
+    if (error instanceof SchemaEmitError) {
+      const match = /^#\/components\/schemas\/([^/]+)(.*)$/.exec(error.pointer);
+      const origin = match ? collector.origins.get(decodeURIComponent(match[1] as string)) : undefined;
+      if (match && origin) {
+        const rest = (match[2] ?? '').split('/').filter(Boolean).join('.');
+        throw new SchemaEmitError(error.message.replace(/ \(at [^)]*\)$/, ''), `${origin}${rest ? `.${rest}` : ''}`);
+      }
+    }
+    throw error;
+  }
 }
 
 function parametersOf(channel: ChannelInterface, address: string): ParameterModel[] {

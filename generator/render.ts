@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import type { ContractModel } from './model.ts';
+import { camelCase, jsDoc, literal, pascalCase, valueLiteral } from './names.ts';
 
 export interface GeneratedFile {
   /** Relative to the output folder, '/'-separated, e.g. `shop/client.ts`. */
@@ -46,6 +47,7 @@ function compile(file: string, source: string): Compiled {
   const hit = compiledCache.get(cacheKey);
   if (hit) return hit;
   const hb = Handlebars.create();
+  registerHelpers(hb);
   try {
     const template = hb.compile<ContractModel>(source, { noEscape: true, strict: true });
     compiledCache.set(cacheKey, template);
@@ -53,6 +55,18 @@ function compile(file: string, source: string): Compiled {
   } catch (error) {
     throw new TemplateError(`${file}: ${(error as Error).message.split('\n')[0]}`);
   }
+}
+
+/**
+ * For custom templates: the built-in ones need none of these (the model carries every literal), but a
+ * user template that prints other model fields must go through them to stay injection-safe.
+ */
+function registerHelpers(hb: typeof Handlebars): void {
+  hb.registerHelper('literal', (value: unknown) => literal(String(value)));
+  hb.registerHelper('json', (value: unknown) => valueLiteral(value));
+  hb.registerHelper('pascal', (value: unknown) => pascalCase(String(value)));
+  hb.registerHelper('camel', (value: unknown) => camelCase(String(value)));
+  hb.registerHelper('jsdoc', (value: unknown) => jsDoc(value === undefined || value === null ? undefined : String(value)));
 }
 
 function templateSource(name: string, options: RenderOptions): { file: string; source: string } {

@@ -69,6 +69,7 @@ describe('contractbus generate', () => {
     ['an unresolvable $ref', 'missing-ref.yaml', /missing-ref\.yaml:\d+:\d+ error: cannot resolve \$ref: file "does-not-exist\.yaml" not found/],
     ['a __proto__ key', 'proto.yaml', /proto\.yaml:11:13 error: the key "__proto__" is not supported/],
     ['an example that does not match its schema', 'bad-example.yaml', /bad-example\.yaml: messages\.m\.examples\[0\]/],
+    ['an invalid pattern', 'bad-pattern.yaml', /bad-pattern\.yaml: pattern "\(\[" is not a valid regular expression \(at messages\.m\.payload\.properties\.code\)/],
   ])('%s: one clear message with its location, exit 1, no stack trace', async (_label, file, message) => {
     const out = await freshDir('cli-errors');
     const result = await cli(['generate', fixturePath(file), '-o', out]);
@@ -93,6 +94,14 @@ describe('contractbus validate', () => {
     expect(result.stderr).toMatch(/invalid\.yaml:\d+:\d+ error: /);
     expect(result.stderr).toMatch(/invalid \(\d+ error\(s\)\)/);
     noStack(result.stderr);
+  });
+});
+
+describe('contractbus validate (generation checks)', () => {
+  it('reports what the parser accepts but generation cannot use', async () => {
+    const result = await cli(['validate', fixturePath('bad-example.yaml')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/bad-example\.yaml error: messages\.m\.examples\[0\]/);
   });
 });
 
