@@ -34,11 +34,15 @@ interface PartitionState {
   topic: string;
   partition: number;
   tracker: OffsetTracker;
-  revoked: AbortController;
+  revoked: boolean;
+  /** Wakes whatever the partition is waiting on (a delivery, a delay, a resume) when revoked. */
+  onRevoke: (() => void) | undefined;
   lastHandled: string | undefined;
 }
 
 type Outcome = { kind: 'done' } | { kind: 'requeue'; delayMs: number } | { kind: 'stale' };
+const DONE: Outcome = { kind: 'done' };
+const STALE: Outcome = { kind: 'stale' };
 
 export class ConsumerRunner {
   readonly #options: ConsumerRunnerOptions;
@@ -79,7 +83,7 @@ export class ConsumerRunner {
     for (const { topic, partition } of partitions) {
       const key = `${topic}:${partition}`;
       if (!this.#partitions.has(key)) {
-        this.#partitions.set(key, { key, topic, partition, tracker: new OffsetTracker(), revoked: new AbortController(), lastHandled: undefined });
+        this.#partitions.set(key, { key, topic, partition, tracker: new OffsetTracker(), revoked: false, onRevoke: undefined, lastHandled: undefined });
       }
     }
   };
@@ -91,7 +95,10 @@ export class ConsumerRunner {
       if (!state) continue;
       this.#partitions.delete(key);
       this.#pendingCommits.delete(key);
-      state.revoked.abort();
+      state.revoked = true;
+      const wake = state.onRevoke;
+      state.onRevoke = undefined;
+      wake?.();
     }
   };
 
@@ -121,7 +128,7 @@ export class ConsumerRunner {
         const finished = await this.#handle(record, state, context);
         if (!finished) {
           // Stale but not revoked (e.g. a seek): the driver fetches this record again.
-          if (!state.revoked.signal.aborted) this.#reset(state);
+          if (!state.revoked) this.#reset(state);
           return;
         }
         state.tracker.finish(offset);
@@ -165,21 +172,21 @@ export class ConsumerRunner {
       const settle = (outcome: Outcome): void => {
         if (settled) return;
         settled = true;
-        state.revoked.signal.removeEventListener('abort', onRevoke);
+        if (state.onRevoke === onRevoke) state.onRevoke = undefined;
         resolve(outcome);
       };
-      const onRevoke = (): void => settle({ kind: 'stale' });
-      state.revoked.signal.addEventListener('abort', onRevoke, { once: true });
+      const onRevoke = (): void => settle(STALE);
+      if (state.revoked || context.isStale()) {
+        settle(STALE);
+        return;
+      }
+      state.onRevoke = onRevoke;
       const delivery: Delivery = {
         message,
         deliveryCount,
-        ack: async () => settle({ kind: 'done' }),
-        nack: async ({ requeue, delayMs }) => settle(requeue ? { kind: 'requeue', delayMs: delayMs ?? 0 } : { kind: 'done' }),
+        ack: async () => settle(DONE),
+        nack: async ({ requeue, delayMs }) => settle(requeue ? { kind: 'requeue', delayMs: delayMs ?? 0 } : DONE),
       };
-      if (state.revoked.signal.aborted || context.isStale()) {
-        settle({ kind: 'stale' });
-        return;
-      }
       this.#options.onDelivery(delivery).catch((error: unknown) => {
         // The shared layer settles every delivery itself; a throw means it could not: try again later.
         this.#options.onError(error instanceof Error ? error : new Error(String(error)), `handling a record of ${state.key}`);
@@ -201,7 +208,7 @@ export class ConsumerRunner {
   }
 
   #isStale(state: PartitionState, context: BatchContext): boolean {
-    return this.#closed || state.revoked.signal.aborted || context.isStale();
+    return this.#closed || state.revoked || context.isStale();
   }
 
   #reset(state: PartitionState): void {
@@ -213,15 +220,16 @@ export class ConsumerRunner {
   /** Resolves true after `ms`, false as soon as the partition is revoked. */
   #sleep(ms: number, state: PartitionState): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        state.revoked.signal.removeEventListener('abort', onAbort);
-        resolve(true);
-      }, ms);
-      const onAbort = (): void => {
+      if (state.revoked) return resolve(false);
+      const onRevoke = (): void => {
         clearTimeout(timer);
         resolve(false);
       };
-      state.revoked.signal.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => {
+        if (state.onRevoke === onRevoke) state.onRevoke = undefined;
+        resolve(true);
+      }, ms);
+      state.onRevoke = onRevoke;
     });
   }
 
@@ -256,7 +264,7 @@ export class ConsumerRunner {
     const run = async (): Promise<void> => {
       const consumer = this.#consumer;
       if (!consumer || this.#pendingCommits.size === 0) return;
-      const batch = [...this.#pendingCommits.values()].filter(({ state }) => !state.revoked.signal.aborted);
+      const batch = [...this.#pendingCommits.values()].filter(({ state }) => !state.revoked);
       this.#pendingCommits.clear();
       if (batch.length === 0) return;
       try {
@@ -269,7 +277,7 @@ export class ConsumerRunner {
         this.#options.onError(err, `committing offsets of group "${this.#options.groupId}"`);
         // Still owned and nothing newer queued: try again with the next flush.
         for (const entry of batch) {
-          if (!entry.state.revoked.signal.aborted && !this.#pendingCommits.has(entry.state.key)) this.#pendingCommits.set(entry.state.key, entry);
+          if (!entry.state.revoked && !this.#pendingCommits.has(entry.state.key)) this.#pendingCommits.set(entry.state.key, entry);
         }
       }
     };
@@ -300,12 +308,13 @@ export class ConsumerRunner {
 
   #waitForResume(state: PartitionState): Promise<void> {
     return new Promise((resolve) => {
-      const onAbort = (): void => resolve();
-      state.revoked.signal.addEventListener('abort', onAbort, { once: true });
-      this.#resumeWaiters.push(() => {
-        state.revoked.signal.removeEventListener('abort', onAbort);
+      if (state.revoked || !this.#paused) return resolve();
+      const wake = (): void => {
+        if (state.onRevoke === wake) state.onRevoke = undefined;
         resolve();
-      });
+      };
+      state.onRevoke = wake;
+      this.#resumeWaiters.push(wake);
     });
   }
 

@@ -43,11 +43,16 @@ export interface RecordPosition {
   nextOffset: string;
 }
 
-/** Keyed by the decoded message object: no header pollution, gone with the message. */
-const positions = new WeakMap<WireMessage, RecordPosition>();
+/**
+ * The record a decoded message came from, under a symbol: no header pollution, gone with the
+ * message, and cheaper than a WeakMap entry per record on the hot path.
+ */
+const kRecord = Symbol('contractbus.kafka.record');
 
 export function recordPositionOf(message: WireMessage | undefined): RecordPosition | undefined {
-  return message === undefined ? undefined : positions.get(message);
+  const record = (message as (WireMessage & { [kRecord]?: IncomingRecord }) | undefined)?.[kRecord];
+  if (record === undefined) return undefined;
+  return { topic: record.topic, partition: record.partition, offset: record.offset, nextOffset: (BigInt(record.offset) + 1n).toString() };
 }
 
 /** Records from other producers lack our headers: their id is derived from the record's position. */
@@ -71,6 +76,6 @@ export function fromRecord(record: IncomingRecord): WireMessage {
   if (h[KAFKA_HEADER.expiresAt] !== undefined && Number.isFinite(expiresAt)) message.expiresAt = expiresAt;
   const priority = Number(h[KAFKA_HEADER.priority]);
   if (h[KAFKA_HEADER.priority] !== undefined && Number.isFinite(priority)) message.priority = priority;
-  positions.set(message, { topic: record.topic, partition: record.partition, offset: record.offset, nextOffset: (BigInt(record.offset) + 1n).toString() });
+  Object.defineProperty(message, kRecord, { value: record });
   return message;
 }

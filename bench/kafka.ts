@@ -1,0 +1,271 @@
+/**
+ * Kafka benchmark, both drivers in one run: raw kafkajs and raw @platformatic/kafka against
+ * contractbus on each driver (same guarantees: idempotent producer, acks=all, commits after
+ * handling; contractbus adds zod validation on consume). Per driver, three suites:
+ * - `produce`: MESSAGES single-message acked publishes, WINDOW in flight; msg/s and ack latency;
+ * - `consume`: a backlog of MESSAGES drained by a fresh group (first record → last handled);
+ * - `e2e`: publish and consume at once (first publish → last handled); latency publish → handler.
+ * Rounds are interleaved (raw, contractbus, raw, …) and the median round is reported: the machine
+ * is shared and noisy. Run: node --conditions=development bench/kafka.ts
+ */
+import { Consumer as PltConsumer, Producer as PltProducer, Admin as PltAdmin, ProduceAcks } from '@platformatic/kafka';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { z } from 'zod';
+import type { BenchResult } from './lib.ts';
+import { heapUsedMb, nowMs, summarise, uniqueName } from './lib.ts';
+import { KafkaClient, type KafkaDriverName } from '../runtime/bindings/kafka/index.ts';
+
+const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WINDOW = 100;
+
+const Order = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  status: z.enum(['created', 'paid', 'shipped']),
+  total: z.number().nonnegative(),
+  currency: z.string().length(3),
+  items: z.number().int(),
+  sentAt: z.number(),
+});
+type OrderT = z.infer<typeof Order>;
+
+function order(i: number): OrderT {
+  return { orderId: `o-${i}`, customerId: `c-${i % 97}`, status: 'paid', total: 12.5 + i, currency: 'EUR', items: 3, sentAt: nowMs() };
+}
+
+interface Measured {
+  msgPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  heapMb: number;
+}
+
+/** What one implementation offers the benchmark. */
+interface Contender {
+  label: string;
+  createTopic(topic: string): Promise<void>;
+  publish(topic: string, value: OrderT, key: string): Promise<unknown>;
+  /** Starts a group consumer; resolves once it is joined. */
+  consume(topic: string, group: string, onMessage: (value: OrderT) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+async function window(count: number, publish: (i: number) => Promise<unknown>, ackLatencies?: number[]): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: WINDOW }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t0 = nowMs();
+        await publish(i);
+        ackLatencies?.push(nowMs() - t0);
+      }
+    }),
+  );
+}
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`bench kafka: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+async function measureProduce(c: Contender): Promise<Measured> {
+  const topic = uniqueName('bench-kafka-produce');
+  await c.createTopic(topic);
+  await c.publish(topic, order(-1), 'warm-up');
+  const latencies: number[] = [];
+  const heap = heapUsedMb();
+  const t0 = nowMs();
+  await window(MESSAGES, (i) => c.publish(topic, order(i), `k${i % 64}`), latencies);
+  const elapsed = nowMs() - t0;
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, ...summarise(latencies), heapMb: heapUsedMb() - heap };
+}
+
+async function measureConsume(c: Contender, producer: Contender): Promise<Measured> {
+  const topic = uniqueName('bench-kafka-consume');
+  await producer.createTopic(topic);
+  await window(MESSAGES, (i) => producer.publish(topic, order(i), `k${i % 64}`));
+  let received = 0;
+  let first = 0;
+  const heap = heapUsedMb();
+  const stop = await c.consume(topic, uniqueName('bench-group'), () => {
+    if (received++ === 0) first = nowMs();
+  });
+  await until(() => received >= MESSAGES, `${c.label} draining ${MESSAGES} messages`);
+  const elapsed = nowMs() - first;
+  const heapMb = heapUsedMb() - heap;
+  await stop();
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb };
+}
+
+async function measureEndToEnd(c: Contender): Promise<Measured> {
+  const topic = uniqueName('bench-kafka-e2e');
+  await c.createTopic(topic);
+  const latencies: number[] = [];
+  let received = 0;
+  const stop = await c.consume(topic, uniqueName('bench-group'), (value) => {
+    latencies.push(nowMs() - value.sentAt);
+    received++;
+  });
+  const heap = heapUsedMb();
+  const t0 = nowMs();
+  await window(MESSAGES, (i) => c.publish(topic, order(i), `k${i % 64}`));
+  await until(() => received >= MESSAGES, `${c.label} end to end`);
+  const elapsed = nowMs() - t0;
+  const heapMb = heapUsedMb() - heap;
+  await stop();
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, ...summarise(latencies), heapMb };
+}
+
+function rawKafkajs(): Contender {
+  const kafka = new Kafka({ clientId: 'bench-raw-kafkajs', brokers: BROKERS, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const admin = kafka.admin();
+  let connected: Promise<void> | undefined;
+  const ready = (): Promise<void> => (connected ??= Promise.all([producer.connect(), admin.connect()]).then(() => undefined));
+  return {
+    label: 'raw kafkajs',
+    async createTopic(topic) {
+      await ready();
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    },
+    async publish(topic, value, key) {
+      await producer.send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(value), headers: { 'content-type': 'application/json' } }] });
+    },
+    async consume(topic, groupId, onMessage) {
+      const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      let joined!: () => void;
+      const isJoined = new Promise<void>((resolve) => (joined = resolve));
+      consumer.on(consumer.events.GROUP_JOIN, () => joined());
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          onMessage(JSON.parse(String(message.value)) as OrderT);
+        },
+      });
+      await isJoined;
+      return () => consumer.disconnect();
+    },
+    async close() {
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    },
+  };
+}
+
+function rawPlatformatic(): Contender {
+  const producer = new PltProducer({ clientId: 'bench-raw-platformatic', bootstrapBrokers: BROKERS, idempotent: true, acks: ProduceAcks.ALL, autocreateTopics: false });
+  const admin = new PltAdmin({ clientId: 'bench-raw-platformatic-admin', bootstrapBrokers: BROKERS });
+  return {
+    label: 'raw @platformatic/kafka',
+    async createTopic(topic) {
+      await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
+      // Wait until the leader is known, as kafkajs' waitForLeaders does.
+      for (;;) {
+        const md = await admin.metadata({ topics: [topic], forceUpdate: true }).catch(() => undefined);
+        if (md?.topics.get(topic)?.partitions.every((p) => p.leader >= 0)) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async publish(topic, value, key) {
+      await producer.send({ messages: [{ topic, key: Buffer.from(key), value: Buffer.from(JSON.stringify(value)), headers: new Map([[Buffer.from('content-type'), Buffer.from('application/json')]]) }] });
+    },
+    async consume(topic, groupId, onMessage) {
+      const consumer = new PltConsumer({ clientId: 'bench-raw-platformatic-consumer', groupId, bootstrapBrokers: BROKERS, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTime: 500 });
+      let joined!: () => void;
+      const isJoined = new Promise<void>((resolve) => (joined = resolve));
+      consumer.on('consumer:group:join', () => joined());
+      const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: true });
+      stream.on('data', (message) => onMessage(JSON.parse(String(message.value)) as OrderT));
+      if (consumer.assignments) joined();
+      await isJoined;
+      return async () => {
+        await stream.close();
+        await consumer.close(true);
+      };
+    },
+    async close() {
+      await Promise.allSettled([producer.close(), admin.close()]);
+    },
+  };
+}
+
+function contractbus(driver: KafkaDriverName): Contender {
+  const client = new KafkaClient({ bootstrapServers: BROKERS, clientId: `bench-contractbus-${driver}`, driver, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000 });
+  return {
+    label: `contractbus (${driver}, validated)`,
+    async createTopic(topic) {
+      if (!client.connected) await client.connect();
+      await client.ensureTopics([topic]);
+    },
+    async publish(topic, value, key) {
+      await client.publish(topic, value, { key });
+    },
+    async consume(topic, group, onMessage) {
+      const subscription = await client.subscribe<OrderT>(topic, (value) => onMessage(value), { group, validate: (p) => Order.parse(p), prefetch: 200 });
+      return () => subscription.close();
+    },
+    async close() {
+      await client.disconnect();
+    },
+  };
+}
+
+function trace(what: string): void {
+  if (process.env.BENCH_TRACE) console.error(`bench kafka: ${what}`);
+}
+
+function median(runs: Measured[]): Measured {
+  const sorted = [...runs].sort((a, b) => a.msgPerSec - b.msgPerSec);
+  return sorted[Math.floor(sorted.length / 2)] as Measured;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [];
+  for (const driver of ['kafkajs', 'platformatic'] as const) {
+    const raw = driver === 'kafkajs' ? rawKafkajs() : rawPlatformatic();
+    const ours = contractbus(driver);
+    const results = new Map<string, Measured[]>();
+    const record = (key: string, m: Measured): void => void results.set(key, [...(results.get(key) ?? []), m]);
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [name, c] of [['raw', raw], ['ours', ours]] as const) {
+          record(`${name}:produce`, await measureProduce(c));
+          trace(`${c.label} produce done`);
+          record(`${name}:consume`, await measureConsume(c, c));
+          trace(`${c.label} consume done`);
+          record(`${name}:e2e`, await measureEndToEnd(c));
+          trace(`${c.label} e2e done`);
+        }
+        console.error(`bench kafka: ${driver} round ${round + 1}/${ROUNDS} done`);
+      }
+    } finally {
+      await raw.close();
+      await ours.close();
+    }
+    for (const phase of ['produce', 'consume', 'e2e'] as const) {
+      const suite = `kafka-${driver} ${phase}`;
+      const note = phase === 'produce' ? 'p50/p99 = ack latency' : phase === 'e2e' ? 'p50/p99 = publish → handler' : 'backlog drain';
+      for (const [name, c, baseline] of [['raw', raw, true], ['ours', ours, false]] as const) {
+        const m = median(results.get(`${name}:${phase}`) ?? []);
+        rows.push({ suite, case: c.label, baseline, messages: MESSAGES, msgPerSec: m.msgPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${note}; median of ${ROUNDS}` });
+      }
+    }
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = await run();
+  for (const r of rows) {
+    const base = rows.find((b) => b.suite === r.suite && b.baseline);
+    const ratio = !r.baseline && base?.msgPerSec ? ` (${((r.msgPerSec ?? 0) / base.msgPerSec).toFixed(2)}× raw)` : '';
+    const p = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(2));
+    console.log(`${r.suite.padEnd(26)} ${r.case.padEnd(36)} ${String(Math.round(r.msgPerSec ?? 0)).padStart(7)} msg/s${ratio.padEnd(12)} p50 ${p(r.p50Ms)} ms  p99 ${p(r.p99Ms)} ms  heap ${p(r.heapMb)} MB`);
+  }
+}
