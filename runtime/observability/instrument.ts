@@ -1,7 +1,10 @@
 /**
  * `instrumentBroker(broker)`: tracing and messaging metrics around any `MessageBroker`, from the
- * outside, for brokers whose client does not call the hooks itself. Publishes get a producer span
- * and trace headers; handlers run inside a consumer span parented from those headers.
+ * outside, for brokers whose client does not call the hooks itself (your own `MessageBroker`
+ * implementations). Publishes get a producer span and trace headers; handlers run inside a consumer
+ * span parented from those headers. A `BrokerClient` (every contractbus binding) takes
+ * `hooks: new MessagingInstrumentation(...)` instead, which sees each round trip and attempt from
+ * the inside; using both gives every message two nested spans.
  */
 import { randomUUID } from 'node:crypto';
 import type { Headers, MessageBroker, MessageHandler, PublishOptions, SubscribeOptions } from '../core/types.ts';
