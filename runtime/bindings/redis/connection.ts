@@ -8,6 +8,7 @@ import type { RedisOptions } from 'ioredis';
 import { ConfigurationError, ConnectionError, PublishError, TimeoutError } from '../../core/errors.ts';
 import type { ContractbusError } from '../../core/errors.ts';
 import type { RedisConnection, ResolvedConnectionOptions } from './options.ts';
+import { RoundTripWatchdog } from './watchdog.ts';
 
 export class RedisConnections {
   readonly endpoint: string;
@@ -17,12 +18,19 @@ export class RedisConnections {
   readonly #ownsCommand: boolean;
   readonly #duplicates = new Set<RedisConnection>();
   #lastError: string | undefined;
+  readonly #watchdog: RoundTripWatchdog;
 
   constructor(options: ResolvedConnectionOptions) {
     this.#options = options;
     this.endpoint = options.endpoint;
     this.commandTimeoutMs = options.commandTimeoutMs;
     this.#ownsCommand = options.client === undefined;
+    this.#watchdog = new RoundTripWatchdog(options.commandTimeoutMs);
+  }
+
+  /** A round trip on the command connection, rejected with a timeout error after commandTimeoutMs. */
+  timed<T>(work: Promise<T>): Promise<T> {
+    return this.#watchdog.track(work);
   }
 
   get command(): RedisConnection {
@@ -63,7 +71,7 @@ export class RedisConnections {
       );
     }
     const base = this.command;
-    const settings: Partial<RedisOptions> = { lazyConnect: true, enableOfflineQueue: false, enableAutoPipelining: false, connectionName: connectionNameFor(purpose), ...overrides };
+    const settings: Partial<RedisOptions> = { lazyConnect: true, enableOfflineQueue: false, enableAutoPipelining: false, commandTimeout: this.commandTimeoutMs, connectionName: connectionNameFor(purpose), ...overrides };
     const connection =
       base instanceof Cluster
         ? base.duplicate(undefined, { lazyConnect: true, enableOfflineQueue: false, redisOptions: { ...base.options.redisOptions, ...settings } })
@@ -85,12 +93,30 @@ export class RedisConnections {
     await quit(connection);
   }
 
+  /** Resolves once the command connection is ready again (at once if it is); rejects after `timeoutMs`. */
+  whenReady(timeoutMs: number): Promise<void> {
+    const command = this.#command;
+    if (!command) return Promise.reject(notConnected(this.endpoint));
+    if (command.status === 'ready') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        command.off('ready', onReady);
+        reject(new ConnectionError(`Redis: ${this.endpoint} not back within ${timeoutMs} ms`, { broker: 'redis' }));
+      }, timeoutMs);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      command.once('ready', onReady);
+    });
+  }
+
   /** Round-trip latency in ms, or the error that prevented it. */
   async ping(): Promise<{ latencyMs: number } | { error: string }> {
     if (!this.#command) return { error: 'not connected' };
     const started = performance.now();
     try {
-      await this.#command.ping();
+      await this.timed(this.#command.ping());
       return { latencyMs: Math.round((performance.now() - started) * 1000) / 1000 };
     } catch (error) {
       return { error: error instanceof Error ? error.message : String(error) };
@@ -98,6 +124,7 @@ export class RedisConnections {
   }
 
   async close(): Promise<void> {
+    this.#watchdog.stop();
     const duplicates = [...this.#duplicates];
     this.#duplicates.clear();
     await Promise.all(duplicates.map(quit));

@@ -40,7 +40,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
         throw new ConfigurationError('RedisIdempotencyStore: pass an existing Cluster as `client` to use a Redis Cluster', { broker: 'redis' });
       }
       // Commands issued before the connection is ready wait for it rather than failing the first message.
-      this.#connection = new Redis({ ...resolved.redisOptions, lazyConnect: false, enableOfflineQueue: true, connectionName: 'contractbus:idempotency' });
+      this.#connection = new Redis({ ...resolved.redisOptions, commandTimeout: resolved.commandTimeoutMs, lazyConnect: false, enableOfflineQueue: true, connectionName: 'contractbus:idempotency' });
       this.#connection.on('error', () => undefined);
       this.#owned = true;
     }

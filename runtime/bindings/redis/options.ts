@@ -195,7 +195,8 @@ export function resolveConnectionOptions(options: RedisConnectionOptions): Resol
     // ioredis would queue commands without bound while disconnected; we fail fast and let the
     // shared BoundedPublishBuffer decide what to hold.
     enableOfflineQueue: false,
-    commandTimeout: commandTimeoutMs,
+    // Round trips on the command connection are bounded by RoundTripWatchdog (one interval instead of
+    // a timer per command); connections opened for other work set their own commandTimeout.
     connectTimeout: merged.connectTimeoutMs ?? 10_000,
     // A command in flight when the connection drops fails after one reconnect attempt instead of 20.
     maxRetriesPerRequest: 1,

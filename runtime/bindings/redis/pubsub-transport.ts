@@ -95,7 +95,7 @@ export class RedisPubSubTransport implements Transport {
       if (this.#durableDeadLetters && message.headers[HEADER.dlqReason] !== undefined) {
         // A dead letter published to a channel nobody listens to would be gone: keep a copy in a stream.
         const results = await withDeadline(
-          command.multi().publish(message.topic, envelope).xadd(message.topic, 'MAXLEN', '~', '10000', '*', 'event', envelope).exec(),
+          this.connections.timed(command.multi().publish(message.topic, envelope).xadd(message.topic, 'MAXLEN', '~', '10000', '*', 'event', envelope).exec()),
           options,
           this.connections.commandTimeoutMs,
         );
@@ -104,7 +104,7 @@ export class RedisPubSubTransport implements Transport {
         const id = results?.[1]?.[1];
         return typeof id === 'string' ? { offset: id } : {};
       }
-      await withDeadline(command.publish(message.topic, envelope), options, this.connections.commandTimeoutMs);
+      await withDeadline(this.connections.timed(command.publish(message.topic, envelope)), options, this.connections.commandTimeoutMs);
       return {};
     };
     try {
@@ -259,7 +259,7 @@ export class RedisPubSubTransport implements Transport {
   /** Redis counts output-buffer disconnects: if the count moved, that was the cause. */
   async #explainGap(gap: PubSubGap): Promise<void> {
     try {
-      const info = String(await this.connections.command.info('stats'));
+      const info = String(await this.connections.timed(this.connections.command.info('stats')));
       const match = /client_output_buffer_limit_disconnections:(\d+)/.exec(info);
       if (match && Number(match[1]) > 0) {
         gap.reason = `Redis dropped the subscriber: client-output-buffer-limit pubsub exceeded (the subscriber fell behind; ${match[1]} such disconnects on this server so far)`;

@@ -103,7 +103,7 @@ export class RedisStreamsTransport implements Transport {
     if (this.settings.maxLen > 0) args.push('MAXLEN', '~', this.settings.maxLen);
     args.push('*', ...entryFields(message));
     const attempt = async (): Promise<{ offset: string }> => {
-      const id = await withDeadline(this.connections.command.call('XADD', args), options, this.connections.commandTimeoutMs);
+      const id = await withDeadline(this.connections.timed(this.connections.command.call('XADD', args)), options, this.connections.commandTimeoutMs);
       return { offset: String(id) };
     };
     try {
@@ -144,7 +144,7 @@ export class RedisStreamsTransport implements Transport {
     if (command instanceof Cluster) return 0;
     const ttl = this.settings.privateGroupTtlMs;
     const now = Date.now();
-    const stale = groupInfos(await command.call('XINFO', 'GROUPS', topic))
+    const stale = groupInfos(await this.connections.timed(command.call('XINFO', 'GROUPS', topic)))
       .map((info) => String(info.name ?? ''))
       .filter((name) => {
         if (!name.startsWith(PRIVATE_GROUP_PREFIX)) return false;
@@ -152,11 +152,11 @@ export class RedisStreamsTransport implements Transport {
         return created > 0 && now - created > ttl;
       });
     if (stale.length === 0) return 0;
-    const clients = String(await command.call('CLIENT', 'LIST', 'TYPE', 'normal'));
+    const clients = String(await this.connections.timed(command.call('CLIENT', 'LIST', 'TYPE', 'normal')));
     let destroyed = 0;
     for (const name of stale) {
       if (clients.includes(` name=${connectionNameFor(PRIVATE_CONNECTION_PURPOSE + name)} `)) continue;
-      await command.call('XGROUP', 'DESTROY', topic, name);
+      await this.connections.timed(command.call('XGROUP', 'DESTROY', topic, name));
       destroyed += 1;
     }
     return destroyed;
@@ -214,6 +214,7 @@ class StreamSubscription implements TransportSubscription {
   /** Entries a read returned after pause()/close() was called: handed out on resume, handed back on close. */
   #held: RawEntry[] = [];
   #blockedInRead = false;
+  #acks: Array<{ id: string; resolve: () => void; reject: (error: Error) => void }> = [];
   readonly #delayTimers = new Set<NodeJS.Timeout>();
   // Observability
   #reading = false;
@@ -314,7 +315,7 @@ class StreamSubscription implements TransportSubscription {
       issues.push(`Redis trimmed ${this.#trimmedWhilePending} pending entries of "${this.topic}" before they were handled (MAXLEN too small for the backlog: raise maxLen)`);
     }
     try {
-      const info = groupInfos(await this.#connections.command.call('XINFO', 'GROUPS', this.topic)).find((g) => g.name === this.group);
+      const info = groupInfos(await this.#connections.timed(this.#connections.command.call('XINFO', 'GROUPS', this.topic))).find((g) => g.name === this.group);
       if (info) {
         details.pending = info.pending;
         details.lag = info.lag ?? null;
@@ -425,7 +426,7 @@ class StreamSubscription implements TransportSubscription {
     if (entries.length === 0) return;
     const pipeline = this.#connections.command.pipeline();
     for (const entry of entries) pipeline.xpending(this.topic, this.group, entry.id, entry.id, 1);
-    const results = (await pipeline.exec()) ?? [];
+    const results = (await this.#connections.timed(pipeline.exec())) ?? [];
     const counts = new Map<string, number>();
     for (const [, value] of results) for (const [id, count] of deliveryCounts(value)) counts.set(id, count);
     for (const entry of entries) this.#handOut(entry, counts.get(entry.id) ?? 1);
@@ -497,17 +498,42 @@ class StreamSubscription implements TransportSubscription {
     if (this.#blockedInRead && !this.#paused) void this.#interruptRead();
   }
 
-  async #xack(id: string): Promise<void> {
+  /**
+   * Acks issued in the same tick (a batch of handlers finishing together) go out as one XACK with
+   * many ids: one command for Redis instead of one per message.
+   */
+  #xack(id: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#acks.push({ id, resolve, reject });
+      if (this.#acks.length === 1) queueMicrotask(() => void this.#flushAcks());
+    });
+  }
+
+  async #flushAcks(): Promise<void> {
+    const batch = this.#acks;
+    this.#acks = [];
+    const ids = batch.map((a) => a.id);
+    const xack = (): Promise<unknown> => this.#connections.timed(this.#connections.command.xack(this.topic, this.group, ...ids));
     try {
-      await this.#connections.command.xack(this.topic, this.group, id);
+      try {
+        await xack();
+      } catch (error) {
+        // Lost with the connection: once Redis is back, ack again (XACK is idempotent) rather than
+        // leave handled entries pending until another consumer reclaims and handles them twice.
+        if (redisError(error, 'XACK', this.topic, this.#connections.endpoint).code !== 'CONNECTION_FAILED') throw error;
+        await this.#connections.whenReady(this.#settings.claimIdleMs / 2);
+        await xack();
+      }
+      for (const a of batch) a.resolve();
     } catch (error) {
-      throw redisError(error, `XACK ${id} on stream`, this.topic, this.#connections.endpoint);
+      const typed = redisError(error, `XACK of ${batch.length} entr${batch.length === 1 ? 'y' : 'ies'} on stream`, this.topic, this.#connections.endpoint);
+      for (const a of batch) a.reject(typed);
     }
   }
 
   async #ensureGroup(startId: '0' | '$'): Promise<void> {
     try {
-      await this.#connections.command.call('XGROUP', 'CREATE', this.topic, this.group, startId, 'MKSTREAM');
+      await this.#connections.timed(this.#connections.command.call('XGROUP', 'CREATE', this.topic, this.group, startId, 'MKSTREAM'));
     } catch (error) {
       if (/BUSYGROUP/.test(messageOf(error))) return;
       throw redisError(error, `XGROUP CREATE ${this.group} on stream`, this.topic, this.#connections.endpoint);
@@ -519,19 +545,19 @@ class StreamSubscription implements TransportSubscription {
     const command = this.#connections.command;
     try {
       if (this.#privateGroup) {
-        await command.call('XGROUP', 'DESTROY', this.topic, this.group);
+        await this.#connections.timed(command.call('XGROUP', 'DESTROY', this.topic, this.group));
         return;
       }
       const waiting = [...this.#ready.keys(), ...this.#held.map((e) => e.id)];
       this.#ready.clear();
       this.#held = [];
-      const own = deliveryCounts(await command.call('XPENDING', this.topic, this.group, '-', '+', 1000, this.consumer));
+      const own = deliveryCounts(await this.#connections.timed(command.call('XPENDING', this.topic, this.group, '-', '+', 1000, this.consumer)));
       const ids = [...new Set([...waiting, ...own.keys()])];
       if (ids.length > 0) {
         // Setting their idle time to claimIdleMs lets the next XAUTOCLAIM of any consumer take them at once.
-        await command.call('XCLAIM', this.topic, this.group, this.consumer, 0, ...ids, 'IDLE', this.#settings.claimIdleMs, 'JUSTID');
+        await this.#connections.timed(command.call('XCLAIM', this.topic, this.group, this.consumer, 0, ...ids, 'IDLE', this.#settings.claimIdleMs, 'JUSTID'));
       } else {
-        await command.call('XGROUP', 'DELCONSUMER', this.topic, this.group, this.consumer);
+        await this.#connections.timed(command.call('XGROUP', 'DELCONSUMER', this.topic, this.group, this.consumer));
       }
     } catch {
       // Best effort: whatever stays pending is reclaimed after claimIdleMs anyway.
@@ -547,7 +573,7 @@ class StreamSubscription implements TransportSubscription {
   async #interruptRead(): Promise<void> {
     if (this.#blockingClientId === undefined || !this.#connections.isOpen) return;
     try {
-      await this.#connections.command.call('CLIENT', 'UNBLOCK', this.#blockingClientId);
+      await this.#connections.timed(this.#connections.command.call('CLIENT', 'UNBLOCK', this.#blockingClientId));
     } catch {
       // No permission for CLIENT UNBLOCK (managed Redis): the read ends by its BLOCK timeout instead.
     }

@@ -114,7 +114,9 @@ describe('Redis URLs and options', () => {
 
   it('fails fast while disconnected: no offline queue, bounded round trips', () => {
     const resolved = resolveConnectionOptions({ url: 'redis://127.0.0.1:6379', commandTimeoutMs: 1234, port: 6390 });
-    expect(resolved.redisOptions).toMatchObject({ enableOfflineQueue: false, commandTimeout: 1234, port: 6390, lazyConnect: true });
+    expect(resolved.redisOptions).toMatchObject({ enableOfflineQueue: false, port: 6390, lazyConnect: true });
+    expect(resolved.commandTimeoutMs).toBe(1234); // enforced by RoundTripWatchdog, not a timer per command
+    expect(() => resolveConnectionOptions({ commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs must be a number of ms > 0/);
     expect(resolved.endpoint).toBe('redis://127.0.0.1:6390/0');
     const retry = resolved.redisOptions.retryStrategy as (times: number) => number | null;
     expect(retry(1)).toBeGreaterThan(0);
