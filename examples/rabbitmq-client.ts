@@ -5,8 +5,7 @@
  * It creates its own exchange and queues (unique names), prints what happens, cleans up and exits.
  */
 import { randomUUID } from 'node:crypto';
-import { UnroutableError } from 'contractbus/rabbitmq';
-import { RabbitMQClient, type RabbitMQMessage } from 'contractbus/rabbitmq';
+import { RabbitMQClient, UnroutableError, type RabbitMQMessage } from 'contractbus/rabbitmq';
 
 const run = randomUUID().slice(0, 6);
 const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';

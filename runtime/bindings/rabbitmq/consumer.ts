@@ -181,6 +181,17 @@ export class QueueConsumer {
     if (via) via.open = false;
   }
 
+  /**
+   * After a broker-side cancel the channel is still fine and still holds unacked deliveries whose
+   * acks must keep working: consume again on it. Only a dead channel is replaced.
+   */
+  private async reopen(model: ChannelModel): Promise<void> {
+    const via = this.current;
+    if (!via?.open) return this.start(model);
+    await this.options.prepare?.(model);
+    if (!this.paused && !this.consumerTag && this.current === via) await this.consume(via);
+  }
+
   /** Starting on this connection failed: try again after the reopen delay. */
   retryLater(model: ChannelModel): void {
     this.model = model;
@@ -192,7 +203,7 @@ export class QueueConsumer {
     clearTimeout(this.reopenTimer);
     this.reopenTimer = setTimeout(() => {
       if (this.closed || this.model !== model) return;
-      this.start(model).catch((error: unknown) => {
+      this.reopen(model).catch((error: unknown) => {
         this.lastError = error;
         this.options.onError?.(error);
         this.scheduleReopen(model);
