@@ -272,7 +272,7 @@ export class BrokerClient implements MessageBroker {
       autoAck: options.autoAck ?? true,
       concurrency,
       policy: retryPolicy(options),
-      deadLetterTopic: options.enableDlq === false ? undefined : deadLetterTopicFor(topic, { deadLetterTopic: options.deadLetterTopic, dlqSuffix: options.dlqSuffix }),
+      deadLetter: options.enableDlq === false ? undefined : deadLetterFor(topic, options),
       handlerTimeoutMs: options.handlerTimeoutMs,
       breaker: toBreaker(options.circuitBreaker, `${this.name} subscription ${topic}`),
       idempotency:
@@ -536,6 +536,15 @@ export function replayDeadLetters(broker: MessageBroker, deadLetterTopic: string
     throw new ConfigurationError(`replayDeadLetters needs a contractbus BrokerClient, got ${broker.name}`, { broker: broker.name, topic: deadLetterTopic });
   }
   return broker.replayDeadLetters(deadLetterTopic, options);
+}
+
+/** Validates the dead-letter options at subscribe time (a bad suffix fails here, not on the first failure). */
+function deadLetterFor(topic: string, options: Pick<SubscribeOptions, 'deadLetterTopic' | 'dlqSuffix'>): { topic: string | undefined; suffix: string | undefined } {
+  deadLetterTopicFor(topic, { deadLetterTopic: options.deadLetterTopic, dlqSuffix: options.dlqSuffix });
+  if (options.deadLetterTopic !== undefined && isPatternTopic(options.deadLetterTopic)) {
+    throw new ConfigurationError(`deadLetterTopic "${options.deadLetterTopic}" for "${topic}" is a pattern`, { topic, hint: 'Name one concrete topic' });
+  }
+  return { topic: options.deadLetterTopic, suffix: options.dlqSuffix };
 }
 
 function userHeaders(headers: Headers, broker: string, topic: string): Headers {

@@ -16,12 +16,13 @@ import type { Delivery, TransportSubscription, WireMessage } from './transport.t
 import type { BrokerCapabilities, Headers, MessageHandler, MessageMetadata, NackOptions, PayloadValidator, Subscription } from './types.ts';
 import type { MessageCircuitBreaker } from '../reliability/circuit-breaker.ts';
 import { KeyedConcurrencyLimiter } from '../reliability/concurrency.ts';
-import { deadLetterHeaders, deadLetterReasonFor, stripDeadLetterHeaders } from '../reliability/dead-letter.ts';
+import { DEFAULT_DLQ_SUFFIX, deadLetterHeaders, deadLetterReasonFor, deadLetterTopicFor, stripDeadLetterHeaders } from '../reliability/dead-letter.ts';
 import { isExpired } from '../reliability/ttl.ts';
 import type { IdempotencyStore } from '../reliability/idempotency.ts';
 import type { RetryPolicy } from '../reliability/retry.ts';
 import { sleep } from '../reliability/retry.ts';
 import { withTimeout } from './timeout.ts';
+import { isPatternTopic } from './topic.ts';
 
 /** What a pipeline needs from its broker client. */
 export interface PipelineHost {
@@ -45,8 +46,12 @@ export interface PipelineConfig<T> {
   autoAck: boolean;
   concurrency: number;
   policy: RetryPolicy;
-  /** undefined: dead-lettering disabled (failed messages are acked and counted as dropped). */
-  deadLetterTopic: string | undefined;
+  /**
+   * undefined: dead-lettering disabled (failed messages are acked and counted as dropped).
+   * `topic`: one fixed dead-letter topic; else `<the message's concrete topic><suffix>`, so a
+   * pattern subscription dead-letters `orders.eu` to `orders.eu.dlq`, not to `orders.*.dlq`.
+   */
+  deadLetter: { topic: string | undefined; suffix: string | undefined } | undefined;
   handlerTimeoutMs: number | undefined;
   breaker: MessageCircuitBreaker | undefined;
   /**
@@ -70,6 +75,8 @@ export class SubscriptionPipeline<T> implements Subscription {
   /** Wakes retry sleeps and circuit waits on close; they requeue their message. */
   readonly #stopping = new AbortController();
   readonly #firstFailures = new Map<string, number>();
+  readonly #skipsDeadLetters: boolean;
+  readonly #dlqSuffix: string;
   #transport: TransportSubscription | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
@@ -84,6 +91,8 @@ export class SubscriptionPipeline<T> implements Subscription {
     this.topic = config.topic;
     this.group = config.group;
     this.#limiter = new KeyedConcurrencyLimiter(config.concurrency);
+    this.#skipsDeadLetters = isPatternTopic(config.topic) && config.deadLetter !== undefined;
+    this.#dlqSuffix = config.deadLetter?.suffix ?? DEFAULT_DLQ_SUFFIX;
     if (config.breaker) {
       this.#onBreakerChange = (_from, to) => this.#breakerChanged(to);
       config.breaker.on('stateChange', this.#onBreakerChange);
@@ -176,6 +185,12 @@ export class SubscriptionPipeline<T> implements Subscription {
     if (isExpired(message.expiresAt)) {
       host.recorder.expiredDropped(message.topic);
       return this.#settle(delivery.ack(), message, 'ack of an expired message');
+    }
+    if (this.#skipsDeadLetters && message.headers[HEADER.dlqReason] !== undefined && message.topic.endsWith(this.#dlqSuffix)) {
+      // A '#' pattern also matches its own dead-letter topics: handling (and failing) them again
+      // would grow orders.x.dlq.dlq.dlq… This group's copy is acked; the dead-letter topic keeps its own.
+      host.logger.debug({ topic: message.topic, messageId: message.messageId, pattern: this.topic }, 'contractbus: pattern subscription skips a dead letter');
+      return this.#settle(delivery.ack(), message, 'ack of a dead letter matched by a pattern');
     }
     const context = new DeliveryContext(this, delivery, startAttempt(delivery));
     host.recorder.inFlight(1);
@@ -324,8 +339,8 @@ export class SubscriptionPipeline<T> implements Subscription {
     const host = this.#host;
     const message = context.message;
     this.#firstFailures.delete(message.messageId);
-    const deadLetterTopic = this.#config.deadLetterTopic;
-    if (deadLetterTopic === undefined) {
+    const deadLetter = this.#config.deadLetter;
+    if (deadLetter === undefined) {
       host.recorder.dropped(message.topic, reason);
       host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId, reason }, 'contractbus: message failed and enableDlq is false: acked and dropped');
       return this.#settle(context.delivery.ack(), message, 'ack of a dropped message');
@@ -337,6 +352,7 @@ export class SubscriptionPipeline<T> implements Subscription {
       headers,
       deadLetterHeaders({ reason, error, attempts: context.attempt, originalTopic: message.topic, firstFailureAt: context.firstFailureAt ?? now, lastFailureAt: context.lastFailureAt ?? now }),
     );
+    const deadLetterTopic = deadLetter.topic ?? deadLetterTopicFor(message.topic, { dlqSuffix: deadLetter.suffix });
     const copy: WireMessage = { ...message, topic: deadLetterTopic, headers };
     delete copy.expiresAt;
     try {

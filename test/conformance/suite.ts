@@ -159,6 +159,22 @@ export function runConformanceSuite(target: ConformanceTarget): void {
         expect(hash.payloads().sort()).toEqual(['one-segment', 'sentinel', 'two-segments']);
         expect(star.received.find((r) => r.payload === 'one-segment')?.metadata.topic).toBe(`${base}.created`);
       });
+
+      it.skipIf(!caps.patternSubscribe)(`a pattern subscription dead-letters to the concrete topic's DLQ${skipReason('patternSubscribe', caps.patternSubscribe)}`, async () => {
+        const b = await broker();
+        const base = uniqueName('pattern-dlq');
+        const deadLetters = new Recorder<string>();
+        await b.subscribe(`${base}.eu.dlq`, deadLetters.handler);
+        // '#' also matches the dead-letter topic itself: it must not dead-letter its dead letters again.
+        const seen = new Recorder<string>(() => Promise.reject(new NonRetryableError('no')));
+        await b.subscribe(`${base}.#`, seen.handler);
+        await b.publish(`${base}.eu`, 'poison');
+        await wait(() => deadLetters.count === 1, 'the dead letter on <concrete topic>.dlq');
+        expect(deadLetters.received[0]?.metadata.headers[HEADER.dlqOriginalTopic]).toBe(`${base}.eu`);
+        await b.publish(`${base}.eu`, 'sentinel');
+        await wait(() => deadLetters.count === 2, 'the second dead letter');
+        expect(seen.received.map((r) => r.metadata.topic)).toEqual([`${base}.eu`, `${base}.eu`]);
+      });
     });
 
     describe('consumer groups', () => {
