@@ -12,7 +12,7 @@ import { buildModel, loadContract, renderContract } from '../generator/index.ts'
 import { zodValidator } from '../runtime/core/validation.ts';
 import type { BenchResult } from './lib.ts';
 
-function syntheticContract(channels: number): string {
+export function syntheticContract(channels: number): string {
   const doc = {
     asyncapi: '3.0.0',
     info: { title: 'Synthetic', version: '1.0.0' },
