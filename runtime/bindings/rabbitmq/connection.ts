@@ -273,6 +273,7 @@ export class AmqpConnection {
 export function errorHint(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (/ECONNREFUSED/.test(message)) return 'Is RabbitMQ running? Start it with `npm run brokers -- start rabbitmq`';
+  if (/ACCESS_REFUSED.*'amq\./.test(message)) return "Queue and exchange names starting with 'amq.' are reserved by RabbitMQ: rename the group, topic or queue";
   if (/ACCESS_REFUSED|403/.test(message)) return 'Check username/password and that the user may access the virtual host';
   if (/NOT_ALLOWED|530/.test(message)) return 'The virtual host does not exist or the user has no permission on it';
   if (/NOT_FOUND|404/.test(message)) return 'The exchange or queue does not exist: declare it first (declareExchange / declareQueue)';
