@@ -34,6 +34,8 @@ function order(i: number): OrderT {
 
 interface Measured {
   msgPerSec: number;
+  /** Client-side CPU (user + system) per message, publish and consume together: robust to a busy machine. */
+  cpuUsPerMsg: number;
   p50Ms: number;
   p99Ms: number;
   heapMb: number;
@@ -42,6 +44,7 @@ interface Measured {
 /** Publishes with at most WINDOW in flight, resolves when `received()` reaches MESSAGES. */
 async function drive(publish: (i: number) => Promise<unknown>, received: () => number, latencies: number[]): Promise<Measured> {
   const heapBefore = heapUsedMb();
+  const cpuBefore = process.cpuUsage();
   const started = nowMs();
   let next = 0;
   const lanes = Array.from({ length: WINDOW }, async () => {
@@ -57,7 +60,8 @@ async function drive(publish: (i: number) => Promise<unknown>, received: () => n
     await new Promise((r) => setTimeout(r, 2));
   }
   const elapsed = nowMs() - started;
-  return { msgPerSec: (MESSAGES / elapsed) * 1000, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
 }
 
 async function rawPubSub(autoPipelining: boolean): Promise<Measured> {
@@ -163,7 +167,7 @@ export async function run(): Promise<BenchResult[]> {
       p50Ms: median(runs.map((m) => m.p50Ms)),
       p99Ms: median(runs.map((m) => m.p99Ms)),
       heapMb: median(runs.map((m) => m.heapMb)),
-      note: `median of ${ROUNDS} interleaved rounds; window ${WINDOW}`,
+      note: `cpu ${median(runs.map((m) => m.cpuUsPerMsg)).toFixed(1)} µs/msg; median of ${ROUNDS} interleaved rounds; window ${WINDOW}`,
     };
   });
 }
@@ -181,6 +185,7 @@ if (import.meta.main) {
       'p99 ms': r.p99Ms?.toFixed(3),
       'p99 +ms': r.baseline ? '' : ((r.p99Ms ?? 0) - (base(r.suite)?.p99Ms ?? 0)).toFixed(3),
       'heap MB': r.heapMb?.toFixed(1),
+      note: r.note?.split(';')[0],
     })),
   );
 }

@@ -260,12 +260,18 @@ class StreamSubscription implements TransportSubscription {
       commandTimeout: this.#settings.blockMs + this.#connections.commandTimeoutMs,
     });
     this.#blocking = blocking;
+    await this.#learnClientId(blocking);
+    // A reconnect gives the connection a new id; CLIENT UNBLOCK must target the current one.
+    blocking.on('ready', () => void this.#learnClientId(blocking));
+    this.#loop = this.#run();
+  }
+
+  async #learnClientId(blocking: RedisConnection): Promise<void> {
     try {
       this.#blockingClientId = Number(await blocking.call('CLIENT', 'ID'));
     } catch {
       this.#blockingClientId = undefined;
     }
-    this.#loop = this.#run();
   }
 
   pause(): void {
