@@ -117,4 +117,21 @@ describe('MemoryHub', () => {
     await until(() => b.length === 2 && a.length === 1);
     expect(a).toEqual(['orders.created']);
   });
+
+  it('simulates an outage: publishes fail fast, delivery pauses, data is kept', async () => {
+    const hub = new MemoryHub();
+    const got: string[] = [];
+    hub.consume('t', 'g', 'latest', 10, async (d) => {
+      got.push(d.message.messageId);
+      await d.ack();
+    }, () => {});
+    hub.publish(message('t', { messageId: 'before' }));
+    hub.simulateOutage();
+    expect(() => hub.publish(message('t'))).toThrow(/unavailable/);
+    await new Promise((r) => setImmediate(r));
+    expect(got).toEqual([]);
+    hub.restore();
+    await until(() => got.length === 1);
+    expect(got).toEqual(['before']);
+  });
 });
