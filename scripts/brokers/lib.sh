@@ -151,12 +151,12 @@ apt_install() {
   missing=()
   for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
   if ((${#missing[@]})); then
-    local t0 opts=(-y -q -o "Dir::Cache::Archives=$APT_ARCHIVES" -o APT::Keep-Downloaded-Packages=true --no-install-recommends)
+    local t0 opts=(-y -q -o "Dir::Cache::Archives=$APT_ARCHIVES" -o APT::Keep-Downloaded-Packages=true -o DPkg::Lock::Timeout=180 --no-install-recommends)
     t0=$(now_ms)
     for p in "${missing[@]}"; do
       if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
         say apt "no install candidate for $p: apt-get update"
-        $sudo apt-get update -q >/dev/null
+        $sudo apt-get -o DPkg::Lock::Timeout=180 update -q >/dev/null
         break
       fi
     done
@@ -164,7 +164,7 @@ apt_install() {
     if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install "${opts[@]}" "${missing[@]}" >"$BROKERS_DIR/apt.log" 2>&1; then
       # A stale package list gives 404s for superseded .debs: refresh once and retry.
       say apt "install failed; apt-get update and retry"
-      $sudo apt-get update -q >/dev/null
+      $sudo apt-get -o DPkg::Lock::Timeout=180 update -q >/dev/null
       DEBIAN_FRONTEND=noninteractive $sudo apt-get install "${opts[@]}" "${missing[@]}" >"$BROKERS_DIR/apt.log" 2>&1 ||
         { show_log_tail apt "$BROKERS_DIR/apt.log"; flock -u 8; die apt "apt-get install ${missing[*]} failed"; }
     fi
