@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ContractLoadError, formatProblem, validateContract } from './load.ts';
-import { generate, generateFiles } from './index.ts';
+import { generateFiles, writeFiles } from './index.ts';
 import type { GenerateOptions, GenerateResult } from './index.ts';
 
 const DEFAULT_OUT = 'src/generated';
@@ -92,11 +92,21 @@ async function runGenerate(specs: string[], options: GenerateOptions & { watch: 
   const sources = new Set<string>();
   const once = async (): Promise<number> => {
     let code = 0;
+    const slugs = new Map<string, string>();
     for (const spec of specs) {
       const started = performance.now();
       try {
-        const result = await generate(spec, options);
-        for (const s of result.sources) sources.add(s);
+        const generated = await generateFiles(spec, options);
+        for (const s of generated.sources) sources.add(s);
+        const clash = slugs.get(generated.model.slug);
+        if (clash !== undefined) {
+          code = 1;
+          io.err(`${spec}: its contract folder ${JSON.stringify(generated.model.slug)} is already taken by ${clash} (same info.title); nothing written for it. Give the contracts distinct titles or generate them into different output folders`);
+          continue;
+        }
+        slugs.set(generated.model.slug, spec);
+        const write = await writeFiles(options.outDir, generated.files, { check: options.check ?? false });
+        const result: GenerateResult = { ...generated, write };
         const ms = performance.now() - started;
         if (options.check) {
           const w = result.write;

@@ -46,6 +46,14 @@ describe('contractbus generate', () => {
     expect(await readFile(path.join(out, 'critical-events/client.ts'), 'utf8')).toBe('// edited by hand\n');
   });
 
+  it('several specs in one run; two contracts with the same folder are refused, not overwritten', async () => {
+    const out = await freshDir('cli-multi');
+    const result = await cli(['generate', specPath('shop'), specPath('users'), specPath('shop', '2.6'), '-o', out]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/Shop: 4 written[\s\S]*User Events: 4 written/);
+    expect(result.stderr).toMatch(/shop\.v2\.yaml: its contract folder "shop" is already taken by .*shop\.yaml/);
+  });
+
   it('--templates overrides per file and falls back to the built-ins', async () => {
     const out = await freshDir('cli-templates');
     const result = await cli(['generate', specPath('shop'), '-o', out, '--templates', fixturePath('templates')]);
