@@ -220,6 +220,27 @@ export function runConformanceSuite(target: ConformanceTarget): void {
         await wait(() => [5, 6, 7, 8, 9].every((n) => second.payloads().includes(n)), () => `second batch got ${second.payloads()}`);
       });
 
+      it.skipIf(!(durableGroups && atLeastOnce))(`no loss when a group's subscriber closes and reopens repeatedly mid-stream${skipReason('durable at-least-once groups', durableGroups && atLeastOnce)}`, async () => {
+        const topic = uniqueName('churn');
+        const group = uniqueName('group');
+        const [consumer, publisher] = await Promise.all([broker('consumer'), broker('publisher')]);
+        const handled = new Set<number>();
+        const n = Math.min(count, 100);
+        // Join first so the group exists before the stream starts, on every binding.
+        let subscription = await consumer.subscribe(topic, (i: number) => void handled.add(i), { group, concurrency: 4 });
+        const publishing = (async () => {
+          for (let i = 0; i < n; i++) await publisher.publish(topic, i);
+        })();
+        for (let cycle = 0; cycle < 3; cycle++) {
+          const before = handled.size;
+          await waitFor(() => handled.size > before || handled.size === n, { timeoutMs, message: () => `progress in cycle ${cycle}: ${handled.size}/${n}` });
+          await subscription.close();
+          subscription = await consumer.subscribe(topic, (i: number) => void handled.add(i), { group, concurrency: 4 });
+        }
+        await publishing;
+        await wait(() => handled.size === n, () => `handled ${handled.size}/${n}; missing ${[...Array(n).keys()].filter((i) => !handled.has(i)).slice(0, 10)}`);
+      });
+
       const history = durableGroups && caps.retainsHistory === true;
       it.skipIf(!history)(`a new group with startFrom 'earliest' receives messages published before it existed${skipReason('retainsHistory', history)}`, async () => {
         const topic = uniqueName('earliest');
