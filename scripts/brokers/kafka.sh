@@ -134,8 +134,8 @@ kafka_stop() {
 kafka_status() {
   local dir="$BROKERS_DIR/$KAFKA_DIR_NAME" pid
   if kafka_answers; then
-    if pid="$(live_pid "$dir/kafka.pid")"; then say kafka "up on $HOST:$KAFKA_PORT (pid $pid, ours)"
-    else say kafka "up on $HOST:$KAFKA_PORT (not started by this script)"; fi
+    if pid="$(live_pid "$dir/kafka.pid")"; then say kafka "up on $HOST:$KAFKA_PORT (pid $pid, ours)$(extra_listener_note KAFKA_SASL_PORT "SASL/PLAIN")"
+    else say kafka "up on $HOST:$KAFKA_PORT (not started by this script)$(extra_listener_note KAFKA_SASL_PORT "SASL/PLAIN")"; fi
   else
     say kafka "down ($HOST:$KAFKA_PORT not answering) - start: npm run brokers -- start kafka"
     return 1

@@ -37,6 +37,12 @@ TLS_DIR="$BROKERS_DIR/tls"
 # For single-broker starts/restarts; parallel starts generate the files once beforehand.
 ensure_tls() { [[ -s "$TLS_DIR/server.pem" ]] || bash "$SCRIPTS_DIR/tls.sh" >/dev/null; }
 
+# ", TLS on 6380" when that extra listener accepts connections (for status lines).
+extra_listener_note() {
+  local port="${!1}"
+  tcp_open "$port" && echo ", $2 on $port"
+}
+
 # Wall-clock milliseconds; bash 5 has EPOCHREALTIME, which costs no fork.
 now_ms() { local t="${EPOCHREALTIME/./}"; echo "${t:0:${#t}-3}"; }
 elapsed() { local ms=$(($(now_ms) - $1)); printf '%d.%03ds' $((ms / 1000)) $((ms % 1000)); }

@@ -158,8 +158,8 @@ rabbitmq_stop() {
 rabbitmq_status() {
   local dir="$BROKERS_DIR/$RABBITMQ_DIR_NAME" pid
   if rabbitmq_answers; then
-    if pid="$(live_pid "$dir/rabbitmq.pid")"; then say rabbitmq "up on $HOST:$RABBITMQ_PORT (pid $pid, ours)"
-    else say rabbitmq "up on $HOST:$RABBITMQ_PORT (not started by this script)"; fi
+    if pid="$(live_pid "$dir/rabbitmq.pid")"; then say rabbitmq "up on $HOST:$RABBITMQ_PORT (pid $pid, ours)$(extra_listener_note RABBITMQ_TLS_PORT "amqps")"
+    else say rabbitmq "up on $HOST:$RABBITMQ_PORT (not started by this script)$(extra_listener_note RABBITMQ_TLS_PORT "amqps")"; fi
   else
     say rabbitmq "down ($HOST:$RABBITMQ_PORT not answering) - start: npm run brokers -- start rabbitmq"
     return 1

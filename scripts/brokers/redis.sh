@@ -77,8 +77,8 @@ redis_stop() {
 redis_status() {
   local dir="$BROKERS_DIR/$REDIS_DIR_NAME" pid
   if redis_answers; then
-    if pid="$(live_pid "$dir/redis.pid")"; then say redis "up on $HOST:$REDIS_PORT (pid $pid, ours)"
-    else say redis "up on $HOST:$REDIS_PORT (not started by this script)"; fi
+    if pid="$(live_pid "$dir/redis.pid")"; then say redis "up on $HOST:$REDIS_PORT (pid $pid, ours)$(extra_listener_note REDIS_TLS_PORT "TLS")"
+    else say redis "up on $HOST:$REDIS_PORT (not started by this script)$(extra_listener_note REDIS_TLS_PORT "TLS")"; fi
   else
     say redis "down ($HOST:$REDIS_PORT not answering) - start: npm run brokers -- start redis"
     return 1
