@@ -1,6 +1,6 @@
 /**
- * The universal conformance suite against Redis Streams. It runs on its own redis-server (port
- * 6393, AOF with appendfsync always, data under .brokers/redis-conformance), started and stopped
+ * The universal conformance suite against Redis Streams. It runs on its own redis-server (a free
+ * port, AOF with appendfsync always, data under .brokers/redis-conformance-<pid>), started and stopped
  * by PID here, so the restart case proves "nothing confirmed lost" on a Redis that persists
  * (the shared Redis on 6379 runs without persistence) without disturbing anyone else's tests.
  */
@@ -9,7 +9,7 @@ import { RedisStreamsClient, STREAMS_CAPABILITIES } from '../../runtime/bindings
 import { privateRedis, wipe } from '../integration/redis/support.ts';
 import { runConformanceSuite } from './suite.ts';
 
-const server = privateRedis('redis-conformance', 6393, ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always']);
+const server = privateRedis('redis-conformance', { args: ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'] });
 
 beforeAll(async () => {
   wipe(server.dir);

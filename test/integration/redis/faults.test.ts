@@ -1,6 +1,6 @@
 /**
  * Redis restart with a durable server: nothing whose XADD was acknowledged is lost, and the
- * consumer group resumes by itself. Runs its own redis-server (AOF, appendfsync always) on 6390,
+ * consumer group resumes by itself. Runs its own redis-server (AOF, appendfsync always) on a free port,
  * data under .brokers/redis-durable, killed with SIGKILL and restarted by PID — the shared Redis on
  * 6379 runs without persistence (brokers.md) and is left alone.
  */
@@ -16,8 +16,8 @@ function wire(topic: string, n: number): WireMessage {
   return { messageId: `m-${n}`, topic, body: encoder.encode(JSON.stringify({ n })), headers: { n: String(n) }, contentType: 'application/json', timestamp: Date.now() };
 }
 
-describe('Redis Streams across a Redis crash (private durable redis-server on 6390)', () => {
-  const server = privateRedis('redis-durable', 6390, ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always']);
+describe('Redis Streams across a Redis crash (private durable redis-server)', () => {
+  const server = privateRedis('redis-durable', { args: ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'] });
   beforeAll(async () => {
     wipe(server.dir);
     await server.start();

@@ -119,13 +119,16 @@ describe('Redis Pub/Sub transport', () => {
   });
 });
 
-describe('Redis Pub/Sub gaps (private redis-server on 6391)', () => {
-  const server = privateRedis('redis-pubsub-gaps', 6391, ['--save', '', '--appendonly', 'no']);
+describe('Redis Pub/Sub gaps (private redis-server)', () => {
+  const server = privateRedis('redis-pubsub-gaps', { args: ['--save', '', '--appendonly', 'no'] });
   beforeAll(async () => {
     wipe(server.dir);
     await server.start();
   });
-  afterAll(() => server.stop());
+  afterAll(async () => {
+    await server.stop();
+    wipe(server.dir);
+  });
 
   it('a subscriber cut off by client-output-buffer-limit reconnects, resubscribes and reports the gap', async () => {
     const admin = new Redis(server.port, '127.0.0.1');
@@ -165,7 +168,7 @@ describe('Redis Pub/Sub gaps (private redis-server on 6391)', () => {
     const started = Date.now();
     const refused = await failFast.send(wire('down.topic', 0), { timeoutMs: 5000 }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ConnectionError);
-    expect(String((refused as Error).message)).toMatch(/Redis: publish to "down.topic" failed: redis:\/\/127.0.0.1:6391\/0 is not connected.*retry later/);
+    expect(String((refused as Error).message)).toMatch(new RegExp(`Redis: publish to "down.topic" failed: redis://127.0.0.1:${server.port}/0 is not connected.*retry later`));
 
     const waiting = buffered.send(wire('down.topic', 1), { timeoutMs: 10_000 });
     const full = await buffered.send(wire('down.topic', 2), { timeoutMs: 10_000 }).catch((e: unknown) => e);

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -31,9 +31,10 @@ export function redisServerAvailable(): boolean {
 }
 
 export interface PrivateRedis {
-  port: number;
-  url: string;
-  dir: string;
+  /** Chosen when first started (a free port), kept across restarts. */
+  readonly port: number;
+  readonly url: string;
+  readonly dir: string;
   pid(): number | undefined;
   /** SIGKILL: no shutdown save, no goodbye; what survives is what was on disk. */
   kill(): Promise<void>;
@@ -41,27 +42,44 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
+export interface PrivateRedisOptions {
+  /** Extra server arguments. */
+  args?: string[];
+  /** Serve TLS only, on the chosen port, with these files (PEM paths). */
+  tls?: { cert: string; key: string; ca: string };
+}
+
 /**
- * A redis-server on `port` with its data under `.brokers/<name>` (gitignored), started in the
- * foreground as our child so we own its PID. `args` are extra server arguments.
+ * A redis-server of the test's own on a free port (so parallel runs, and other people's runs of the
+ * same tests, never collide), data under `.brokers/<name>-<pid>` (gitignored), started in the
+ * foreground as our child so we own its PID.
  */
-export function privateRedis(name: string, port: number, args: string[] = [], scheme = 'redis'): PrivateRedis {
-  const dir = join(REPO_ROOT, '.brokers', name);
+export function privateRedis(name: string, options: PrivateRedisOptions = {}): PrivateRedis {
+  const dir = join(REPO_ROOT, '.brokers', `${name}-${process.pid}`);
   let child: ChildProcess | undefined;
+  let port = 0;
   const server: PrivateRedis = {
-    port,
-    url: `${scheme}://127.0.0.1:${port}`,
+    get port() {
+      return port;
+    },
+    get url() {
+      return `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
+    },
     dir,
     pid: () => child?.pid,
     async start() {
+      if (port === 0) port = await freePort();
       mkdirSync(dir, { recursive: true });
-      child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), ...args], {
+      const listen = options.tls
+        ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.cert, '--tls-key-file', options.tls.key, '--tls-ca-cert-file', options.tls.ca, '--tls-auth-clients', 'no']
+        : ['--port', String(port)];
+      child = spawn('redis-server', ['--bind', '127.0.0.1', ...listen, '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), ...(options.args ?? [])], {
         stdio: 'ignore',
       });
       const started = child;
       const exited = new Promise<never>((_, reject) => started.once('exit', (code) => reject(new Error(`redis-server on ${port} exited with ${code}; see ${join(dir, 'redis.log')}`))));
       exited.catch(() => undefined);
-      await Promise.race([waitFor(() => portOpen(args.includes('--tls-port') ? Number(args[args.indexOf('--tls-port') + 1]) : port), 10_000, `redis-server on ${port}`), exited]);
+      await Promise.race([waitFor(() => portOpen(port), 10_000, `redis-server on ${port}`), exited]);
     },
     async kill() {
       await stopChild('SIGKILL');
@@ -79,6 +97,19 @@ export function privateRedis(name: string, port: number, args: string[] = [], sc
     await exited;
   }
   return server;
+}
+
+/** A port nobody listens on right now (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const chosen = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolvePort(chosen));
+    });
+  });
 }
 
 export function wipe(dir: string): void {

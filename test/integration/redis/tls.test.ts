@@ -1,5 +1,5 @@
 /**
- * TLS: a redis-server started by this test with --tls-port (certificates made here with openssl)
+ * TLS: a redis-server started by this test with --tls-port (on a free port) (certificates made here with openssl)
  * is reached over rediss:// and rediss+streams:// with the test CA; a client that does not trust
  * the CA is refused with a clear error. Skipped, saying why, when redis-server or openssl lacks TLS.
  */
@@ -14,7 +14,6 @@ import type { Delivery, WireMessage } from '../../../runtime/core/transport.ts';
 import { ConnectionError } from '../../../runtime/core/errors.ts';
 import { privateRedis, unique, waitFor, wipe } from './support.ts';
 
-const TLS_PORT = 6392;
 const certDir = mkdtempSync(join(tmpdir(), 'contractbus-redis-tls-'));
 const skipReason = prepareCertificates();
 
@@ -40,14 +39,13 @@ function prepareCertificates(): string | undefined {
   return undefined;
 }
 
-const server = privateRedis('redis-tls', 0, [
-  '--port', '0', '--tls-port', String(TLS_PORT), '--save', '', '--appendonly', 'no',
-  '--tls-cert-file', join(certDir, 'server.crt'), '--tls-key-file', join(certDir, 'server.key'),
-  '--tls-ca-cert-file', join(certDir, 'ca.crt'), '--tls-auth-clients', 'no',
-]);
+const server = privateRedis('redis-tls', {
+  args: ['--save', '', '--appendonly', 'no'],
+  tls: { cert: join(certDir, 'server.crt'), key: join(certDir, 'server.key'), ca: join(certDir, 'ca.crt') },
+});
 let startError: string | undefined;
 
-describe.skipIf(skipReason !== undefined)(`Redis over TLS (port ${TLS_PORT})${skipReason ? ` — skipped: ${skipReason}` : ''}`, () => {
+describe.skipIf(skipReason !== undefined)(`Redis over TLS${skipReason ? ` — skipped: ${skipReason}` : ''}`, () => {
   const encoder = new TextEncoder();
   const wire = (topic: string, payload: unknown): WireMessage => ({ messageId: crypto.randomUUID(), topic, body: encoder.encode(JSON.stringify(payload)), headers: { secure: 'yes' }, contentType: 'application/json', timestamp: Date.now() });
   const ca = (): Buffer => readFileSync(join(certDir, 'ca.crt'));
@@ -69,12 +67,13 @@ describe.skipIf(skipReason !== undefined)(`Redis over TLS (port ${TLS_PORT})${sk
   });
   afterAll(async () => {
     await server.stop();
+    wipe(server.dir);
     rmSync(certDir, { recursive: true, force: true });
   });
 
   it('Pub/Sub over rediss:// with the test CA', async (ctx) => {
     if (startError) ctx.skip(startError);
-    const transport = new RedisPubSubTransport({ url: `rediss://127.0.0.1:${TLS_PORT}`, tls: { ca: ca() } });
+    const transport = new RedisPubSubTransport({ url: `rediss://127.0.0.1:${server.port}`, tls: { ca: ca() } });
     await transport.connect();
     const topic = unique('tls');
     const seen: Delivery[] = [];
@@ -85,14 +84,14 @@ describe.skipIf(skipReason !== undefined)(`Redis over TLS (port ${TLS_PORT})${sk
     await transport.send(wire(topic, 'hello'), { timeoutMs: 2000 });
     await waitFor(() => seen.length === 1);
     expect(seen[0]?.message.headers).toEqual({ secure: 'yes' });
-    expect((await transport.health()).details.endpoint).toBe(`rediss://127.0.0.1:${TLS_PORT}/0`);
+    expect((await transport.health()).details.endpoint).toBe(`rediss://127.0.0.1:${server.port}/0`);
     await sub.close();
     await transport.close();
   });
 
   it('Streams over rediss+streams:// with the test CA', async (ctx) => {
     if (startError) ctx.skip(startError);
-    const transport = new RedisStreamsTransport({ url: `rediss+streams://127.0.0.1:${TLS_PORT}`, tls: { ca: ca() } });
+    const transport = new RedisStreamsTransport({ url: `rediss+streams://127.0.0.1:${server.port}`, tls: { ca: ca() } });
     await transport.connect();
     const topic = unique('tls-stream');
     await transport.send(wire(topic, 'durable hello'), { timeoutMs: 2000 });
@@ -108,10 +107,10 @@ describe.skipIf(skipReason !== undefined)(`Redis over TLS (port ${TLS_PORT})${sk
 
   it('refuses a server whose certificate it cannot verify, naming Redis and what to check', async (ctx) => {
     if (startError) ctx.skip(startError);
-    const transport = new RedisPubSubTransport({ url: `rediss://127.0.0.1:${TLS_PORT}`, autoReconnect: false });
+    const transport = new RedisPubSubTransport({ url: `rediss://127.0.0.1:${server.port}`, autoReconnect: false });
     const error = await transport.connect().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConnectionError);
-    expect(String((error as Error).message)).toMatch(/Redis: cannot connect to rediss:\/\/127\.0\.0\.1:6392\/0: .*(certificate|self.signed)/i);
+    expect(String((error as Error).message)).toMatch(new RegExp(`Redis: cannot connect to rediss://127\\.0\\.0\\.1:${server.port}/0: .*(certificate|self.signed)`, 'i'));
     expect(String((error as Error).message)).toMatch(/TLS settings/);
     await transport.close();
   });
