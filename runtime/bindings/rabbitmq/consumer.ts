@@ -6,7 +6,8 @@
  * (RabbitMQ redelivers that message) instead of acking an unrelated tag on the new channel.
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { withTimeout } from './connection.ts';
+import { errorHint, withTimeout } from './connection.ts';
+import { TopologyError } from './topology.ts';
 
 export interface ConsumerChannel {
   readonly channel: Channel;
@@ -149,6 +150,15 @@ export class QueueConsumer {
   }
 
   private async consume(via: ConsumerChannel): Promise<void> {
+    try {
+      await this.basicConsume(via);
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new TopologyError(`RabbitMQ refused to consume queue '${this.queue}': ${reason}`, { broker: 'rabbitmq', cause, hint: errorHint(cause) });
+    }
+  }
+
+  private async basicConsume(via: ConsumerChannel): Promise<void> {
     const reply = await withTimeout(
       via.channel.consume(
         this.queue,

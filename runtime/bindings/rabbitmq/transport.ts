@@ -319,11 +319,11 @@ export class RabbitMQTransport implements Transport {
       await this.topology.declareQueue(m, { name: queue, options: queueOptions });
       await this.topology.bindQueue(m, binding);
     };
-    await declare(model);
     const consumer = this.createConsumer(queue, spec.prefetch, (msg, via) => {
       void onDelivery(new AmqpDelivery(consumer, msg, via, this.park)).catch(() => undefined);
     }, declare);
-    await consumer.start(model);
+    // start() declares the queue and binding first (and again before every reopen).
+    await this.startOrDiscard(consumer, model);
     this.consumers.add(consumer);
     return {
       pause: () => consumer.pause(),
@@ -331,8 +331,10 @@ export class RabbitMQTransport implements Transport {
       close: async () => {
         this.consumers.delete(consumer);
         await consumer.close();
+        // The group queue stays on the broker (it keeps messages for the group), but once no
+        // subscription of ours uses it, it is not declared again after a reconnect.
+        if (![...this.consumers].some((other) => other.queue === queue)) this.topology.forgetQueue(queue);
         if (privateQueue) {
-          this.topology.forgetQueue(queue);
           const current = this.connection.current;
           // Its retry buckets expire on their own (x-expires).
           if (current) await this.topology.deleteQueue(current, queue).catch(() => undefined);
@@ -345,7 +347,7 @@ export class RabbitMQTransport implements Transport {
   async consumeQueue(queue: string, onDelivery: (delivery: RawDelivery) => void, options: RawConsumeOptions = {}): Promise<TransportSubscription> {
     const model = this.requireConnection(queue);
     const consumer = this.createConsumer(queue, options.prefetch ?? this.options.prefetch, (msg, via) => onDelivery(new AmqpDelivery(consumer, msg, via, this.park)), undefined, options.arguments);
-    await consumer.start(model);
+    await this.startOrDiscard(consumer, model);
     this.consumers.add(consumer);
     return {
       pause: () => consumer.pause(),
@@ -355,6 +357,16 @@ export class RabbitMQTransport implements Transport {
         await consumer.close();
       },
     };
+  }
+
+  /** A consumer that failed to start must not leave a channel behind. */
+  private async startOrDiscard(consumer: QueueConsumer, model: ChannelModel): Promise<void> {
+    try {
+      await consumer.start(model);
+    } catch (error) {
+      await consumer.close();
+      throw error;
+    }
   }
 
   private createConsumer(queue: string, prefetch: number, onMessage: (msg: ConsumeMessage, via: ConsumerChannel) => void, prepare?: (model: ChannelModel) => Promise<void>, consumeArguments?: Record<string, unknown>): QueueConsumer {
