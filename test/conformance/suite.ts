@@ -640,6 +640,18 @@ export function runConformanceSuite(target: ConformanceTarget): void {
         }
       });
 
+      it('every publish confirmed before the publisher disconnects is delivered', async () => {
+        const topic = uniqueName('publisher-close');
+        const consumer = await broker('consumer');
+        const rec = new Recorder<number>();
+        await consumer.subscribe(topic, rec.handler, caps.consumerGroups ? { group: uniqueName('group') } : {});
+        const publisher = await target.create({ clientName: 'publisher' });
+        const n = Math.min(count, 50);
+        await Promise.all(Array.from({ length: n }, (_, i) => publisher.publish(topic, i)));
+        await publisher.disconnect();
+        await wait(() => new Set(rec.payloads()).size === n, () => `${new Set(rec.payloads()).size}/${n}`);
+      });
+
       it('disconnect() drains and then publish fails with a clear error naming broker and topic', async () => {
         const b = await target.create();
         const topic = uniqueName('closed');
