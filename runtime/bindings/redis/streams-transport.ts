@@ -254,11 +254,17 @@ class StreamSubscription implements TransportSubscription {
 
   async start(): Promise<void> {
     await this.#ensureGroup(this.#startFrom === 'latest' ? '$' : '0');
-    // Named after the group: CLIENT LIST then shows which private groups still have a live reader.
-    const blocking = await this.#connections.duplicate(`${PRIVATE_CONNECTION_PURPOSE}${this.group}`, {
-      // The blocking read must outlive its BLOCK; every other command keeps the short timeout.
-      commandTimeout: this.#settings.blockMs + this.#connections.commandTimeoutMs,
-    });
+    let blocking: RedisConnection;
+    try {
+      // Named after the group: CLIENT LIST then shows which private groups still have a live reader.
+      blocking = await this.#connections.duplicate(`${PRIVATE_CONNECTION_PURPOSE}${this.group}`, {
+        // The blocking read must outlive its BLOCK; every other command keeps the short timeout.
+        commandTimeout: this.#settings.blockMs + this.#connections.commandTimeoutMs,
+      });
+    } catch (error) {
+      if (this.#privateGroup) await this.#connections.timed(this.#connections.command.call('XGROUP', 'DESTROY', this.topic, this.group)).catch(() => undefined);
+      throw error;
+    }
     this.#blocking = blocking;
     await this.#learnClientId(blocking);
     // A reconnect gives the connection a new id; CLIENT UNBLOCK must target the current one.
