@@ -115,7 +115,13 @@ export class Publisher {
     request.signal?.throwIfAborted();
     if (!request.confirm) {
       const channel = await this.plain(this.model);
-      if (!channel.publish(request.exchange, request.routingKey, request.content, request.options)) this.writable = false;
+      let accepted: boolean;
+      try {
+        accepted = channel.publish(request.exchange, request.routingKey, request.content, request.options);
+      } catch (error) {
+        throw new ChannelClosedError(`RabbitMQ publish to '${request.topic}' failed: channel closed`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The connection is being re-established: publish again' });
+      }
+      if (!accepted) this.writable = false;
       this.published++;
       return;
     }
@@ -149,7 +155,10 @@ export class Publisher {
             if (error) {
               // amqplib reports a lost channel as 'channel closed' and a broker nack as 'message nacked'.
               if (!(error instanceof Error && error.message === 'message nacked')) {
-                const refusal = this.channelErrors.get(channel);
+                // Another publish's refusal (e.g. its exchange does not exist) closes the channel for
+                // everyone on it: only the publish it names was refused, the others are sent again.
+                const channelError = this.channelErrors.get(channel);
+                const refusal = channelError?.message.includes(`'${request.exchange}'`) ? channelError : undefined;
                 const closed = new ChannelClosedError(
                   refusal ? `RabbitMQ refused the publish to '${request.topic}' and closed the channel: ${refusal.message}` : `RabbitMQ publish to '${request.topic}' was not confirmed: the channel closed`,
                   { broker: 'rabbitmq', topic: request.topic, cause: refusal ?? error, hint: refusal ? errorHint(refusal) : 'Publish again' },

@@ -63,6 +63,14 @@ describe('RabbitMQTransport', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
     await transport.send(wire(topic, {}), { timeoutMs: 5_000 });
+    // A bad publish among good ones in flight on the same channel: only the bad one fails.
+    const results = await Promise.allSettled([
+      ...Array.from({ length: 20 }, () => transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: true } })),
+      transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { exchange: unique('no-such-exchange') } }),
+      ...Array.from({ length: 20 }, () => transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: true } })),
+    ]);
+    expect(results.filter((r) => r.status === 'rejected').length).toBe(1);
+    expect(results[20]?.status).toBe('rejected');
     await sub.close();
   });
 
