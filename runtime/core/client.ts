@@ -61,6 +61,8 @@ export interface BrokerClientOptions {
   hooks?: MessagingHooks;
   /** Extra metric listeners (OpenTelemetry, Prometheus, …); `getMetrics()` works without them. */
   metricsRecorder?: MetricsRecorder | MetricsRecorder[];
+  /** Distinct topics `getMetrics().byTopic` tracks; later ones are counted under '(other)'. Default 1000. */
+  metricsMaxTopics?: number;
 }
 
 export interface ReplayOptions {
@@ -94,7 +96,7 @@ export class BrokerClient implements MessageBroker {
   protected readonly transport: Transport;
   protected readonly logger: Logger;
   readonly #codec: Codec;
-  readonly #collector = new MetricsCollector();
+  readonly #collector: MetricsCollector;
   readonly #recorder: MetricsRecorder;
   readonly #publishTimeoutMs: number;
   readonly #drainTimeoutMs: number;
@@ -115,6 +117,7 @@ export class BrokerClient implements MessageBroker {
     this.name = transport.name;
     this.capabilities = transport.capabilities;
     this.logger = options.logger ?? silentLogger;
+    this.#collector = new MetricsCollector(options.metricsMaxTopics === undefined ? {} : { maxTopics: options.metricsMaxTopics });
     this.#codec = options.codec ?? new JsonCodec(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes });
     this.#publishTimeoutMs = positive(options.publishTimeoutMs, DEFAULT_PUBLISH_TIMEOUT_MS, 'publishTimeoutMs');
     this.#drainTimeoutMs = positive(options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 'drainTimeoutMs');

@@ -97,8 +97,12 @@ function emptyTopic(): TopicMetrics {
   return { messagesPublished: 0, messagesConsumed: 0, processingErrors: 0, retries: 0, deadLettered: 0, duplicatesDropped: 0, expiredDropped: 0, dropped: 0 };
 }
 
+/** Where topics past `maxTopics` are counted (per-entity topics such as `orders.<id>` would grow without bound). */
+export const OTHER_TOPICS = '(other)';
+
 /** The in-process recorder behind `getMetrics()`. */
 export class MetricsCollector implements MetricsRecorder {
+  readonly maxTopics: number;
   readonly #topics = new Map<string, TopicMetrics>();
   readonly #total: TopicMetrics = emptyTopic();
   readonly publishLatency = new LatencyHistogram();
@@ -106,11 +110,19 @@ export class MetricsCollector implements MetricsRecorder {
   #connectionErrors = 0;
   #inFlight = 0;
 
+  constructor(options: { maxTopics?: number } = {}) {
+    this.maxTopics = options.maxTopics ?? 1000;
+  }
+
   #topic(topic: string): TopicMetrics {
     let metrics = this.#topics.get(topic);
     if (metrics === undefined) {
-      metrics = emptyTopic();
-      this.#topics.set(topic, metrics);
+      const key = this.#topics.size >= this.maxTopics ? OTHER_TOPICS : topic;
+      metrics = this.#topics.get(key);
+      if (metrics === undefined) {
+        metrics = emptyTopic();
+        this.#topics.set(key, metrics);
+      }
     }
     return metrics;
   }

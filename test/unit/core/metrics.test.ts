@@ -55,6 +55,15 @@ describe('MetricsCollector', () => {
     expect(m.snapshot().byTopic.a?.messagesPublished).toBe(1);
   });
 
+  it('bounds per-topic entries: topics past maxTopics are counted under (other)', () => {
+    const m = new MetricsCollector({ maxTopics: 2 });
+    for (const t of ['a', 'b', 'c', 'd', 'a']) m.published(t, 1);
+    const s = m.snapshot();
+    expect(Object.keys(s.byTopic).sort()).toEqual(['(other)', 'a', 'b']);
+    expect(s.byTopic['(other)']?.messagesPublished).toBe(2);
+    expect(s.byTopic.a?.messagesPublished).toBe(2);
+  });
+
   it('fanOutRecorder isolates a throwing recorder', () => {
     const m = new MetricsCollector();
     const errors: unknown[] = [];
