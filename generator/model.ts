@@ -179,7 +179,7 @@ function clean(value: unknown, seen = new Set<unknown>()): unknown {
   if (seen.has(value)) return {};
   seen.add(value);
   const out: Obj = {};
-  for (const [k, v] of Object.entries(value)) if (!isParserKey(k)) out[k] = clean(v, seen);
+  for (const [k, v] of Object.entries(value)) if (!isParserKey(k) && v !== undefined) out[k] = clean(v, seen);
   seen.delete(value);
   return out;
 }
@@ -326,7 +326,8 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   const clientType = uniqueIdentifier(`${pascalTitle}Client`, taken);
   const clientFactory = uniqueIdentifier(`create${pascalTitle}Client`, taken);
   const contractInfoName = uniqueIdentifier(`${camelCase(title, 'contract')}Contract`, taken);
-  for (const reserved of ['schemas', 'fixtures', 'examples', 'optionalOwn']) taken.add(reserved);
+  // Also exported by client.ts / fixtures.ts (index.ts re-exports all three) or imported by schemas.ts.
+  for (const reserved of ['schemas', 'fixtures', 'examples', 'optionalOwn', 'ContractPublishOptions', 'ContractPublishOptionsWithHeaders', 'ContractSubscribeOptions']) taken.add(reserved);
 
   // Messages (sorted by key: declaration order differs between 2.6 and 3.0 documents of one contract).
   const messageInputs = new Map<string, MessageInterface>();
