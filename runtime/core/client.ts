@@ -272,6 +272,7 @@ export class BrokerClient implements MessageBroker {
       group: options.group,
       handler,
       validate: options.validate,
+      raw: options.raw === true,
       autoAck: options.autoAck ?? true,
       concurrency,
       policy: retryPolicy(options),

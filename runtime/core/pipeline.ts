@@ -43,6 +43,8 @@ export interface PipelineConfig<T> {
   group: string | undefined;
   handler: MessageHandler<T>;
   validate: PayloadValidator<T> | undefined;
+  /** Skip decoding: the handler gets the body bytes. */
+  raw: boolean;
   autoAck: boolean;
   concurrency: number;
   policy: RetryPolicy;
@@ -195,12 +197,14 @@ export class SubscriptionPipeline<T> implements Subscription {
     const context = new DeliveryContext(this, delivery, startAttempt(delivery));
     host.recorder.inFlight(1);
     try {
-      let payload: unknown;
-      try {
-        payload = host.codec.decode(message.body, { topic: message.topic, broker: host.broker });
-      } catch (error) {
-        host.recorder.processingError(message.topic, error);
-        return await this.deadLetter(context, error, 'malformed message');
+      let payload: unknown = message.body;
+      if (!config.raw) {
+        try {
+          payload = host.codec.decode(message.body, { topic: message.topic, broker: host.broker });
+        } catch (error) {
+          host.recorder.processingError(message.topic, error);
+          return await this.deadLetter(context, error, 'malformed message');
+        }
       }
       if (config.validate) {
         try {

@@ -157,6 +157,11 @@ export interface SubscribeOptions<T = unknown> extends RetryOptions {
    * (no retries burnt, nothing dead-lettered) until `recoveryTimeout`, then lets a trial through.
    */
   circuitBreaker?: MessageCircuitBreaker | CircuitBreakerOptions;
+  /**
+   * Hand the handler the body as received (`Uint8Array`), without decoding: for binary payloads,
+   * bridges, and reading dead letters that are not JSON. Default false.
+   */
+  raw?: boolean;
   /** Overrides the client's idempotency store for this subscription; `false` turns it off. */
   idempotencyStore?: IdempotencyStore | false;
   /** How long a handled message id is remembered. Default: the client's (24 h). */
