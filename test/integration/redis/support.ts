@@ -47,6 +47,8 @@ export interface PrivateRedisOptions {
   args?: string[];
   /** Serve TLS only, on the chosen port, with these files (PEM paths). */
   tls?: { cert: string; key: string; ca: string };
+  /** Cluster nodes also listen on port + 10000 (the cluster bus): pick a port where both are free. */
+  clusterBus?: boolean;
 }
 
 /**
@@ -68,7 +70,7 @@ export function privateRedis(name: string, options: PrivateRedisOptions = {}): P
     dir,
     pid: () => child?.pid,
     async start() {
-      if (port === 0) port = await freePort();
+      if (port === 0) port = options.clusterBus ? await freePortWithBus() : await freePort();
       mkdirSync(dir, { recursive: true });
       const listen = options.tls
         ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.cert, '--tls-key-file', options.tls.key, '--tls-ca-cert-file', options.tls.ca, '--tls-auth-clients', 'no']
@@ -97,6 +99,15 @@ export function privateRedis(name: string, options: PrivateRedisOptions = {}): P
     await exited;
   }
   return server;
+}
+
+/** A free port p ≤ 55535 whose cluster bus port p + 10000 is free too. */
+async function freePortWithBus(): Promise<number> {
+  for (let tries = 0; tries < 100; tries++) {
+    const candidate = await freePort();
+    if (candidate <= 55_535 && !(await portOpen(candidate + 10_000))) return candidate;
+  }
+  throw new Error('no free port pair (p, p + 10000) for a cluster node');
 }
 
 /** A port nobody listens on right now (the kernel picks it). */
