@@ -334,7 +334,8 @@ export class BrokerClient implements MessageBroker {
       {
         messageId: input.messageId ?? randomUUID(),
         topic: deadLetterTopic,
-        body: this.#codec.encode(input.payload, { topic: deadLetterTopic, broker: this.name }),
+        // Bytes (a raw subscription's payload) go as they are: a poison message stays byte-identical.
+        body: input.payload instanceof Uint8Array ? input.payload : this.#codec.encode(input.payload, { topic: deadLetterTopic, broker: this.name }),
         headers,
         contentType: this.#codec.contentType,
         timestamp: now,

@@ -401,6 +401,12 @@ describe('BrokerClient dead letters by hand and health', () => {
     expect(client.getMetrics().byTopic.orders?.deadLettered).toBe(1);
   });
 
+  it('sendToDlq sends a Uint8Array payload as it is', async () => {
+    const { client, transport } = await setup();
+    await client.sendToDlq({ topic: 'bin', payload: new Uint8Array([0xff, 0x00]) }, 'binary');
+    expect([...transport.sent[0]!.body]).toEqual([0xff, 0x00]);
+  });
+
   it('healthCheck merges transport issues, buffer fill and subscription state', async () => {
     const { client, transport } = await setup();
     transport.healthImpl = async () => ({ isHealthy: false, issues: ['fake: reconnecting'], details: { bufferFill: 0.95 } });
