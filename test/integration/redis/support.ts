@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -49,6 +49,8 @@ export interface PrivateRedisOptions {
   tls?: { cert: string; key: string; ca: string };
   /** Cluster nodes also listen on port + 10000 (the cluster bus): pick a port where both are free. */
   clusterBus?: boolean;
+  /** Written to `<dir>/redis.conf` and passed first (a Sentinel needs a writable config file). */
+  config?: string;
 }
 
 /**
@@ -75,7 +77,12 @@ export function privateRedis(name: string, options: PrivateRedisOptions = {}): P
       const listen = options.tls
         ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.cert, '--tls-key-file', options.tls.key, '--tls-ca-cert-file', options.tls.ca, '--tls-auth-clients', 'no']
         : ['--port', String(port)];
-      child = spawn('redis-server', ['--bind', '127.0.0.1', ...listen, '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), ...(options.args ?? [])], {
+      const config: string[] = [];
+      if (options.config !== undefined) {
+        writeFileSync(join(dir, 'redis.conf'), options.config);
+        config.push(join(dir, 'redis.conf'));
+      }
+      child = spawn('redis-server', [...config, '--bind', '127.0.0.1', ...listen, '--dir', dir, '--daemonize', 'no', '--logfile', join(dir, 'redis.log'), ...(options.args ?? [])], {
         stdio: 'ignore',
       });
       const started = child;
