@@ -134,4 +134,20 @@ describe('MemoryHub', () => {
     await until(() => got.length === 1);
     expect(got).toEqual(['before']);
   });
+
+  it('idle() resolves once attached groups have acked everything, and names busy groups on timeout', async () => {
+    const hub = new MemoryHub();
+    const acked: string[] = [];
+    hub.consume('t', 'g', 'latest', 10, async (d) => {
+      await new Promise((r) => setTimeout(r, 2));
+      acked.push(d.message.messageId);
+      await d.ack();
+    }, () => {});
+    hub.consume('other', 'nobody-acks', 'latest', 10, async () => {}, () => {});
+    for (let i = 0; i < 5; i++) hub.publish(message('t'));
+    await hub.idle({ timeoutMs: 1000 });
+    expect(acked).toHaveLength(5);
+    hub.publish(message('other'));
+    await expect(hub.idle({ timeoutMs: 50 })).rejects.toThrow(/other\/nobody-acks: 1/);
+  });
 });

@@ -231,6 +231,7 @@ export class Group {
   /** Acked, rejected or expired: gone for good; the next message of its key becomes deliverable. */
   finish(entry: Entry): void {
     this.pending--;
+    if (this.pending === 0) this.#hub.groupDrained();
     const key = entry.message.key;
     if (key === undefined) return;
     const waiting = this.#keys.get(key);
@@ -361,6 +362,7 @@ export class MemoryHub {
   #droppedByRetention = 0;
   #expired = 0;
   #available = true;
+  readonly #idleWaiters = new Set<{ resolve: () => void }>();
 
   constructor(options: MemoryHubOptions = {}) {
     this.maxMessagesPerTopic = options.maxMessagesPerTopic ?? 100_000;
@@ -462,6 +464,41 @@ export class MemoryHub {
 
   countExpired(): void {
     this.#expired++;
+  }
+
+  /**
+   * Resolves once every group with a consumer attached has nothing queued, delayed or unacked:
+   * "all published messages are handled" for tests, without sleeping. Groups without consumers
+   * (nobody can drain them) are ignored. Rejects after `timeoutMs` (default 5000) naming the groups.
+   */
+  idle(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    const timeoutMs = options.timeoutMs ?? 5000;
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#idleWaiters.delete(waiter);
+        const busy = [...this.#groups.values()].filter((g) => g.consumers.length > 0 && g.pending > 0).map((g) => `${g.topic}/${g.name}: ${g.pending}`);
+        reject(new Error(`memory broker not idle after ${timeoutMs} ms (pending ${busy.join(', ')})`));
+      }, timeoutMs);
+      this.#idleWaiters.add(waiter);
+    });
+  }
+
+  groupDrained(): void {
+    if (this.#idleWaiters.size === 0 || !this.#isIdle()) return;
+    for (const waiter of this.#idleWaiters) waiter.resolve();
+    this.#idleWaiters.clear();
+  }
+
+  #isIdle(): boolean {
+    for (const group of this.#groups.values()) if (group.consumers.length > 0 && group.pending > 0) return false;
+    return true;
   }
 
   stats(): MemoryHubStats {

@@ -30,6 +30,11 @@ export class MemoryBroker extends BrokerClient {
     return this.hub.stats();
   }
 
+  /** Resolves once every attached group has handled (acked) everything published so far: for tests. */
+  idle(options: { timeoutMs?: number } = {}): Promise<void> {
+    return this.hub.idle(options);
+  }
+
   /** Forgets a named consumer group and its queued messages (e.g. after a test). */
   deleteGroup(topic: string, group: string): boolean {
     return this.hub.deleteGroup(topic, group);
