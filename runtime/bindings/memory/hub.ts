@@ -264,6 +264,8 @@ export class Group {
     if (index >= 0) this.consumers.splice(index, 1);
     if (this.ephemeral && this.consumers.length === 0) this.#hub.removeGroup(this);
     else this.schedule();
+    // A group nobody consumes no longer counts for idle().
+    if (this.consumers.length === 0) this.#hub.groupDrained();
   }
 
   schedule(): void {
