@@ -455,7 +455,9 @@ export class BrokerClient implements MessageBroker {
     if (breaker && !breaker.canAttempt()) throw breaker.openError();
     const started = performance.now();
     try {
-      const sending = this.transport.send(message, signal === undefined ? { timeoutMs } : { timeoutMs, signal });
+      const sent = this.transport.send(message, signal === undefined ? { timeoutMs } : { timeoutMs, signal });
+      // The caller's abort settles the publish even if the transport ignores the signal.
+      const sending = signal === undefined ? sent : abortable(sent, signal);
       const result = await withTimeout(
         sending,
         timeoutMs,
@@ -533,6 +535,24 @@ export class BrokerClient implements MessageBroker {
       this.logger.warn({ broker: this.name, topic }, 'contractbus: ordering by key emulated in process only');
     }
   }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** `replayDeadLetters(broker, 'orders.dlq')`: see `BrokerClient.replayDeadLetters`. */

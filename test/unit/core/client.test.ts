@@ -57,6 +57,16 @@ describe('BrokerClient publish', () => {
     expect(client.getMetrics().connectionErrors).toBe(1);
   });
 
+  it('an abort signal settles a publish the transport never confirms', async () => {
+    const { transport, client } = await setup();
+    transport.sendImpl = () => new Promise(() => {});
+    const controller = new AbortController();
+    const publishing = client.publish('t', 1, { signal: controller.signal });
+    controller.abort(new Error('caller gave up'));
+    await expect(publishing).rejects.toThrow('caller gave up');
+    await expect(client.publish('t', 1, { signal: controller.signal })).rejects.toThrow('caller gave up');
+  });
+
   it('fails fast with CircuitOpenError once the publish circuit opens', async () => {
     const { transport, client } = await setup({}, { publishCircuitBreaker: { failureThreshold: 2, recoveryTimeout: 60_000 } });
     let calls = 0;
