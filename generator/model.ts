@@ -136,6 +136,8 @@ export interface OperationModel {
   paramsType: string | undefined;
   paramNames: string[];
   deadLetterTopicLiteral: string | undefined;
+  /** Default consumer group of a receive operation (`x-contractbus-group`, or a fixed Kafka binding groupId). */
+  defaultGroupLiteral: string | undefined;
   contentTypeLiteral: string;
   topicLiteral: string;
   bindings: Record<string, unknown>;
@@ -161,6 +163,19 @@ export class ContractModelError extends Error {
 }
 
 const DEAD_LETTER_EXTENSION = 'x-contractbus-dead-letter-topic';
+const GROUP_EXTENSION = 'x-contractbus-group';
+
+/** A consumer group the contract fixes: the extension, or a Kafka binding groupId with one allowed value. */
+function defaultGroup(operationJson: unknown, bindings: Record<string, unknown>): string | undefined {
+  const explicit = extension(operationJson, GROUP_EXTENSION);
+  if (explicit !== undefined) return explicit;
+  const kafka = bindings['kafka'];
+  const groupId = isObj(kafka) ? kafka['groupId'] : undefined;
+  if (!isObj(groupId)) return undefined;
+  if (typeof groupId['const'] === 'string') return groupId['const'];
+  const values = groupId['enum'];
+  return Array.isArray(values) && values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
+}
 
 type Obj = Record<string, unknown>;
 function isObj(value: unknown): value is Obj {
@@ -508,6 +523,8 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     const summary = text(input.operation.summary());
     const description = text(input.operation.description());
     const deadLetterTopic = extension(input.operation.json(), DEAD_LETTER_EXTENSION) ?? channel.deadLetterTopic;
+    const bindings = sortedBindings(input.operation.bindings());
+    const group = input.isSend ? undefined : defaultGroup(input.operation.json(), bindings);
     const docParts = [summary, description, `Channel: ${address}`, `Messages: ${keys.join(', ')}`].filter((p): p is string => p !== undefined);
     return {
       id: input.id,
@@ -534,9 +551,10 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
       paramsType: channel.paramsSchema === undefined ? undefined : idOf(channel.paramsSchema),
       paramNames: channel.parameters.map((p) => p.name),
       deadLetterTopicLiteral: deadLetterTopic === undefined ? undefined : literal(deadLetterTopic),
+      defaultGroupLiteral: group === undefined ? undefined : literal(group),
       contentTypeLiteral: literal(firstMessage.contentType),
       topicLiteral: literal(address),
-      bindings: sortedBindings(input.operation.bindings()),
+      bindings,
       internal: { payloadValidator: `op${index}Payload`, headersValidator: `op${index}Headers`, paramsValidator: `op${index}Params` },
     };
   });

@@ -137,6 +137,14 @@ describe('generated subscribe functions', () => {
     expect(acked).toBe(1);
   });
 
+  it('default the consumer group from a fixed Kafka binding groupId, and let options override it', async () => {
+    const broker = fakeBroker();
+    const shop = createShopClient(broker);
+    await shop['onPayment']?.(() => {});
+    await shop['onPayment']?.(() => {}, { group: 'mine' });
+    expect(broker.subscribes.map((s) => s.options?.group)).toEqual(['shop-payments', 'mine']);
+  });
+
   it('default the dead-letter topic from the contract, and let options override it', async () => {
     const broker = fakeBroker();
     const critical = createCriticalEventsClient(broker);

@@ -64,7 +64,7 @@ export function createShopClient(broker: MessageBroker): ShopClient {
       );
     },
     async onPayment(handler, options) {
-      return broker.subscribe<schemas.PaymentEvent>("shop.payments", handler, { ...options, validate: op1Payload });
+      return broker.subscribe<schemas.PaymentEvent>("shop.payments", handler, { group: "shop-payments", ...options, validate: op1Payload });
     },
     async publishOrderStatus(params, payload, options) {
       const topic = buildAddress("orders.{orderId}.status", op2Params(params));
