@@ -52,6 +52,7 @@ export class RedisPubSubTransport implements Transport {
   readonly #byGlob = new Map<string, Set<PubSubSubscription>>();
   readonly #gaps: PubSubGap[] = [];
   #gapCount = 0;
+  #unheard = 0;
   #disconnectedAt: number | undefined;
   #disconnectReason = 'connection closed';
   #closing = false;
@@ -104,7 +105,9 @@ export class RedisPubSubTransport implements Transport {
         const id = results?.[1]?.[1];
         return typeof id === 'string' ? { offset: id } : {};
       }
-      await withDeadline(this.connections.timed(command.publish(message.topic, envelope)), options, this.connections.commandTimeoutMs);
+      const receivers = await withDeadline(this.connections.timed(command.publish(message.topic, envelope)), options, this.connections.commandTimeoutMs);
+      // Pub/Sub keeps nothing: a message nobody was subscribed to is gone. Counted, so it is visible.
+      if (receivers === 0) this.#unheard += 1;
       return {};
     };
     try {
@@ -182,6 +185,7 @@ export class RedisPubSubTransport implements Transport {
         subscriptions,
         gaps: this.#gapCount,
         lastGap: this.#gaps.at(-1),
+        publishedWithNoSubscriber: this.#unheard,
       },
     };
   }

@@ -114,6 +114,14 @@ describe('Redis Pub/Sub transport', () => {
     await sub.close();
   });
 
+  it('counts messages published while nobody was subscribed (lost by design, but visible)', async () => {
+    const quiet = new RedisPubSubTransport({ url: REDIS_URL });
+    await quiet.connect();
+    await quiet.send(wire(unique('nobody'), 1), { timeoutMs: 2000 });
+    expect((await quiet.health()).details.publishedWithNoSubscriber).toBe(1);
+    await quiet.close();
+  });
+
   it('declares at-most-once', () => {
     expect(transport.capabilities).toMatchObject({ deliveryGuarantee: 'at-most-once', durable: false, consumerGroups: false, patternSubscribe: true, redeliveryOnCrash: false });
   });
