@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisStreamsTransport } from '../../../runtime/bindings/redis/streams-transport.ts';
 import type { WireMessage } from '../../../runtime/core/transport.ts';
+import { TimeoutError } from '../../../runtime/core/errors.ts';
 import { privateRedis, unique, waitFor, wipe } from './support.ts';
 
 const encoder = new TextEncoder();
@@ -16,7 +17,7 @@ function wire(topic: string, n: number): WireMessage {
   return { messageId: `m-${n}`, topic, body: encoder.encode(JSON.stringify({ n })), headers: { n: String(n) }, contentType: 'application/json', timestamp: Date.now() };
 }
 
-describe('Redis Streams across a Redis crash (private durable redis-server)', () => {
+describe('Redis Streams faults: crash, stall (private durable redis-server)', () => {
   const server = privateRedis('redis-durable', { args: ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'] });
   beforeAll(async () => {
     wipe(server.dir);
@@ -71,5 +72,30 @@ describe('Redis Streams across a Redis crash (private durable redis-server)', ()
     await admin.quit();
     await sub.close();
     await transport.close();
+  });
+
+  it('every round trip is bounded: a stalled Redis (CLIENT PAUSE) times the publish out; retryOnTimeout tries once more', async () => {
+    const admin = new Redis(server.port, '127.0.0.1');
+    const strict = new RedisStreamsTransport({ url: server.url, commandTimeoutMs: 100 });
+    const patient = new RedisStreamsTransport({ url: server.url, commandTimeoutMs: 100, retryOnTimeout: true });
+    await strict.connect();
+    await patient.connect();
+    const topic = unique('stalled');
+
+    await admin.client('PAUSE', 400, 'WRITE');
+    const started = Date.now();
+    const error = await strict.send(wire(topic, 1), { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(String((error as Error).message)).toMatch(/Redis: XADD to stream ".*" got no reply from .* in time.*commandTimeoutMs/);
+    expect(Date.now() - started).toBeLessThan(400);
+
+    await admin.client('UNPAUSE');
+    await admin.client('PAUSE', 150, 'WRITE');
+    await expect(patient.send(wire(topic, 2), { timeoutMs: 10_000 })).resolves.toMatchObject({ offset: expect.stringMatching(/^\d+-\d+$/) });
+    // The timed-out attempts still reached Redis once it resumed: at-least-once, possibly twice.
+    await waitFor(async () => (await admin.xlen(topic)) >= 2, 5000, 'entries after the pause');
+    await strict.close();
+    await patient.close();
+    await admin.quit();
   });
 });
