@@ -123,5 +123,11 @@ export interface KafkaDriver {
   topicOffsets(topic: string, options: { timeoutMs: number }): Promise<PartitionOffsets[]>;
   /** Committed offsets of a group; partitions without a commit are left out. */
   committedOffsets(groupId: string, topic: string, options: { timeoutMs: number }): Promise<Map<number, string>>;
+  /**
+   * Sets the committed offsets of a group that has no active member (admin API). Used to pin
+   * 'latest' to the moment of subscribing: otherwise a new group resolves 'latest' at its first
+   * fetch, after messages published right after subscribe() resolved.
+   */
+  setGroupOffsets(groupId: string, offsets: CommitRequest[], options: { timeoutMs: number }): Promise<void>;
   startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer>;
 }

@@ -164,6 +164,14 @@ class KafkajsDriver implements KafkaDriver {
     return out;
   }
 
+  async setGroupOffsets(groupId: string, offsets: CommitRequest[], options: { timeoutMs: number }): Promise<void> {
+    const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+    for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+    for (const [topic, partitions] of byTopic) {
+      await withTimeout(this.#admin.setOffsets({ groupId, topic, partitions }), options.timeoutMs, `set offsets of group "${groupId}"`);
+    }
+  }
+
   async startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer> {
     const consumer = new KafkajsGroupConsumer(this.#lib, this.#kafka, spec, () => this.#consumers.delete(consumer));
     this.#consumers.add(consumer);

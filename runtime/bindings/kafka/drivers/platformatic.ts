@@ -220,6 +220,16 @@ class PlatformaticDriver implements KafkaDriver {
     return out;
   }
 
+  async setGroupOffsets(groupId: string, offsets: CommitRequest[], options: { timeoutMs: number }): Promise<void> {
+    const byTopic = new Map<string, Array<{ partition: number; offset: bigint }>>();
+    for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: BigInt(o.offset) }]);
+    await withTimeout(
+      this.#admin.alterConsumerGroupOffsets({ groupId, topics: [...byTopic].map(([name, partitionOffsets]) => ({ name, partitionOffsets })) }),
+      options.timeoutMs,
+      `set offsets of group "${groupId}"`,
+    );
+  }
+
   async startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer> {
     const consumer = new PlatformaticGroupConsumer(this.#lib, this.#options, spec, () => this.#consumers.delete(consumer));
     this.#consumers.add(consumer);
