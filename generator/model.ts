@@ -377,7 +377,6 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   const channelByAddress = new Map<string, ChannelModel>();
   const channelNames = new Set<string>();
   const channelsSorted = [...document.channels().all()].sort((a, b) => (a.address() ?? a.id()).localeCompare(b.address() ?? b.id()));
-  const paramSchemaKeys = new Map<string, string>();
   for (const channel of channelsSorted) {
     const address = channel.address() ?? channel.id();
     if (channelByAddress.has(address)) continue;
@@ -393,7 +392,6 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
         description: `Parameters of the channel ${address}.`,
       };
       paramsSchema = collector.register(json, `${name}Params`, 'parameters', `channels[${JSON.stringify(address)}].parameters`);
-      paramSchemaKeys.set(address, paramsSchema);
     }
     channelByAddress.set(address, {
       name,
@@ -408,7 +406,16 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   }
 
   // Operations.
-  const opInputs: Array<{ id: string; operation: OperationInterface; channel: ChannelInterface; isSend: boolean }> = [];
+  interface OperationInput {
+    id: string;
+    operation: OperationInterface;
+    channel: ChannelInterface;
+    isSend: boolean;
+    /** Message keys, sorted (the operation's own, else every message of its channel). */
+    messageKeys: string[];
+    schemaKeys?: { payload: string; headers: string | undefined };
+  }
+  const opInputs: OperationInput[] = [];
   for (const operation of document.operations().all()) {
     const channel = operation.channels().all()[0];
     if (!channel || (channel.address() ?? channel.id()) === undefined) {
@@ -420,18 +427,18 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     const address = channel.address() ?? channel.id();
     const explicit = operation.operationId?.() ?? (document.version().startsWith('2.') ? undefined : operation.id());
     const id = explicit && !explicit.startsWith('<') ? explicit : `${isSend ? 'publish' : 'on'} ${address.replace(/\{[^}]*\}/g, ' ')}`;
-    opInputs.push({ id, operation, channel, isSend });
+    const declared = operation.messages().all().length ? operation.messages().all() : channel.messages().all();
+    const messageKeys = [...new Set(declared.map(messageKey))].sort();
+    if (messageKeys.length === 0) throw new ContractModelError(`operation ${JSON.stringify(id)} has no message`);
+    opInputs.push({ id, operation, channel, isSend, messageKeys });
   }
   opInputs.sort((a, b) => a.id.localeCompare(b.id) || Number(b.isSend) - Number(a.isSend));
 
   // Union schemas for operations with several messages.
-  const opSchemaKeys = new Map<string, { payload: string; headers: string | undefined }>();
   for (const input of opInputs) {
-    const keys = [...new Set(input.operation.messages().all().map(messageKey))].sort();
-    const own = input.operation.messages().all().length ? keys : [...new Set(input.channel.messages().all().map(messageKey))].sort();
-    if (own.length === 0) throw new ContractModelError(`operation ${JSON.stringify(input.id)} has no message`);
+    const own = input.messageKeys;
     if (own.length === 1) {
-      opSchemaKeys.set(input.id, messageSchemaKeys.get(own[0] as string) as { payload: string; headers: string | undefined });
+      input.schemaKeys = messageSchemaKeys.get(own[0] as string) as { payload: string; headers: string | undefined };
       continue;
     }
     const base = channelByAddress.get(input.channel.address() ?? input.channel.id())?.name ?? pascalCase(input.id, 'Operation');
@@ -443,8 +450,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     else if (headerKeys.every((h) => h !== undefined)) {
       headers = collector.register({ anyOf: headerKeys.map((h) => ({ $ref: `${REF_PREFIX}${h}` })) }, `${base}Headers`, 'union');
     }
-    opSchemaKeys.set(input.id, { payload, headers });
-    (input as { messageKeys?: string[] }).messageKeys = own;
+    input.schemaKeys = { payload, headers };
   }
 
   // Named schemas → identifiers and zod source.
@@ -513,8 +519,8 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     const address = input.channel.address() ?? input.channel.id();
     const channel = channelByAddress.get(address);
     if (!channel) throw new ContractModelError(`operation ${JSON.stringify(input.id)}: channel ${JSON.stringify(address)} is not declared under channels`);
-    const keys = (input as { messageKeys?: string[] }).messageKeys ?? [...new Set((input.operation.messages().all().length ? input.operation.messages().all() : input.channel.messages().all()).map(messageKey))].sort();
-    const schemaKeys = opSchemaKeys.get(input.id) as { payload: string; headers: string | undefined };
+    const keys = input.messageKeys;
+    const schemaKeys = input.schemaKeys as { payload: string; headers: string | undefined };
     const firstMessage = messageByKey.get(keys[0] as string) as MessageModel;
     const headersJson = schemaKeys.headers === undefined ? undefined : collector.named.get(schemaKeys.headers)?.json;
     const headersRequired = isObj(headersJson) && Array.isArray(headersJson['required']) && headersJson['required'].length > 0;
@@ -558,7 +564,6 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
       internal: { payloadValidator: `op${index}Payload`, headersValidator: `op${index}Headers`, paramsValidator: `op${index}Params` },
     };
   });
-  void paramSchemaKeys;
 
   const typeImports = new Set(['Headers', 'MessageBroker', 'PublishOptions', 'SubscribeOptions']);
   const valueImports = new Set<string>();

@@ -424,11 +424,7 @@ function objectExpr(schema: Obj, ctx: Context, pointer: string): Expr {
     if (value.forward) forward = true;
     code = `z.object(${shape}).catchall(${value.code})`;
   } else code = ctx.objectMode === 'strict' ? `z.strictObject(${shape})` : ctx.objectMode === 'strip' ? `z.object(${shape})` : `z.looseObject(${shape})`;
-  return { code: indentContinuation(code), forward, isObject: !forward };
-}
-
-function indentContinuation(code: string): string {
-  return code;
+  return { code, forward, isObject: !forward };
 }
 
 function escapePointer(name: string): string {
