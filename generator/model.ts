@@ -427,6 +427,9 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     const address = channel.address() ?? channel.id();
     const explicit = operation.operationId?.() ?? (document.version().startsWith('2.') ? undefined : operation.id());
     const id = explicit && !explicit.startsWith('<') ? explicit : `${isSend ? 'publish' : 'on'} ${address.replace(/\{[^}]*\}/g, ' ')}`;
+    if (isSend && address.replace(/\{[^}]*\}/g, 'p').split('.').some((segment) => segment === '*' || segment === '#')) {
+      throw new ContractModelError(`operation ${JSON.stringify(id)} sends to ${JSON.stringify(address)}, a wildcard address: a message needs one concrete topic (use a {parameter} instead)`);
+    }
     const declared = operation.messages().all().length ? operation.messages().all() : channel.messages().all();
     const messageKeys = [...new Set(declared.map(messageKey))].sort();
     if (messageKeys.length === 0) throw new ContractModelError(`operation ${JSON.stringify(id)} has no message`);
