@@ -7,7 +7,8 @@
 import type { WireMessage } from '../../core/transport.ts';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// fatal: a body that is not UTF-8 is carried as base64, byte for byte, never with replacement characters.
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
 
@@ -19,22 +20,47 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
 const DATA_MARKER = ',"data": ';
 
 export function encodeEnvelope(message: WireMessage): string {
-  let text = `{"specversion":"1.0","id":${JSON.stringify(message.messageId)},"source":"contractbus","type":${JSON.stringify(message.topic)},"time":"${new Date(message.timestamp).toISOString()}","datacontenttype":${JSON.stringify(message.contentType)}`;
-  if (message.correlationId !== undefined) text += `,"correlationid":${JSON.stringify(message.correlationId)}`;
-  if (message.key !== undefined) text += `,"partitionkey":${JSON.stringify(message.key)}`;
+  let text = `{"specversion":"1.0","id":${quoted(message.messageId)},"source":"contractbus","type":${quotedCached(message.topic)},"time":"${new Date(message.timestamp).toISOString()}","datacontenttype":${quotedCached(message.contentType)}`;
+  if (message.correlationId !== undefined) text += `,"correlationid":${quoted(message.correlationId)}`;
+  if (message.key !== undefined) text += `,"partitionkey":${quoted(message.key)}`;
   if (message.priority !== undefined) text += `,"priority":${message.priority}`;
   if (message.expiresAt !== undefined) text += `,"expiresat":${message.expiresAt}`;
-  let hasHeaders = false;
   for (const _ in message.headers) {
-    hasHeaders = true;
+    text += `,"headers":${JSON.stringify(message.headers)}`;
     break;
   }
-  if (hasHeaders) text += `,"headers":${JSON.stringify(message.headers)}`;
-  const body = decoder.decode(message.body);
+  const body = JSON_TYPE.test(message.contentType) ? utf8OrUndefined(message.body) : undefined;
   // The payload is inlined only when it is JSON (the codec produced it); anything else is base64.
-  if (JSON_TYPE.test(message.contentType) && isJsonText(body)) text += `${DATA_MARKER}${body}}`;
-  else text += `,"data_base64":"${Buffer.from(message.body).toString('base64')}"}`;
+  if (body !== undefined && isJsonText(body)) text += `${DATA_MARKER}${body}}`;
+  else text += `,"data_base64":"${Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength).toString('base64')}"}`;
   return text;
+}
+
+function utf8OrUndefined(bytes: Uint8Array): string | undefined {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+const SAFE = /^[\w.:@/+-]*$/;
+
+/** JSON string literal; ids and keys are usually plain, which needs no escaping pass. */
+function quoted(value: string): string {
+  return SAFE.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+/** Topics and content types repeat: quote each once (bounded cache). */
+const quotedCache = new Map<string, string>();
+function quotedCached(value: string): string {
+  let literal = quotedCache.get(value);
+  if (literal === undefined) {
+    if (quotedCache.size >= 1024) quotedCache.clear();
+    literal = JSON.stringify(value);
+    quotedCache.set(value, literal);
+  }
+  return literal;
 }
 
 interface Envelope {

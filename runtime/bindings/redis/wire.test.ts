@@ -58,6 +58,13 @@ describe('Pub/Sub CloudEvents envelope', () => {
     expect([...decoded.body]).toEqual([0, 255, 1]);
   });
 
+  it('keeps a JSON-labelled body that is not UTF-8 byte for byte (base64)', () => {
+    const odd: WireMessage = { ...message, body: new Uint8Array([0x7b, 0xff, 0x7d]) };
+    const encoded = encodeEnvelope(odd);
+    expect(encoded).toContain('"data_base64"');
+    expect([...decodeEnvelopeBytes(Buffer.from(encoded), 't', () => 'f').body]).toEqual([0x7b, 0xff, 0x7d]);
+  });
+
   it('hands a foreign payload on as the body instead of throwing', () => {
     const decoded = decodeEnvelope('hello', 'chan', () => 'generated');
     expect(decoded.messageId).toBe('generated');
