@@ -77,6 +77,11 @@ describe('RabbitMQClient', () => {
     // priority queue a higher-priority message would sit in front of the short-lived one.
     await client.declareQueue(queue);
     await client.bindQueue(queue, exchange, 'k');
+    await client.publish('k', { fast: true }, { exchange, confirm: false, persistent: false }); // fire and forget
+    await waitFor(async () => (await client.queueDepth(queue)) === 1, 5_000, 'the unconfirmed message');
+    await client.deleteQueue(queue);
+    await client.declareQueue(queue);
+    await client.bindQueue(queue, exchange, 'k');
     await client.publish('k', { short: true }, { exchange, expiration: 1 });
     await client.publish('k', { keep: true }, { exchange });
     await waitFor(async () => (await client.queueDepth(queue)) === 1, 5_000, 'the short-lived message to expire');

@@ -1,4 +1,4 @@
-/** Small helpers for the RabbitMQ integration tests: unique names, event-driven waits, raw connections. */
+/** Small helpers for the RabbitMQ integration tests: unique names, event-driven waits, wire messages. */
 import { randomUUID } from 'node:crypto';
 import type { WireMessage } from '../../../runtime/core/transport.ts';
 import { brokerUrls } from '../../support/brokers.ts';
