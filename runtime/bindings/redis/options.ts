@@ -113,6 +113,12 @@ export interface RedisStreamsOptions extends RedisConnectionOptions, RedisShared
    * its consumers were silent as long. 0: never. Default 24 h.
    */
   privateGroupTtlMs?: number;
+  /**
+   * Consumers of a named group with nothing pending that have been idle this long (processes that
+   * exited: each run has its own consumer name) are removed when a subscription to the group starts,
+   * atomically (a consumer holding entries is never removed). 0: never. Default 24 h.
+   */
+  staleConsumerMs?: number;
 }
 
 export interface ResolvedConnectionOptions {
@@ -158,7 +164,7 @@ export function optionsFromUrl(input: string | URL): { mode: RedisMode; options:
   if (db !== undefined) options.db = integer(db, 'db');
   // SNI takes host names only; an IP address is verified against the certificate's IP SANs instead.
   if (found.tls) options.tls = options.host && isIP(options.host) === 0 ? { servername: options.host } : true;
-  const numeric = ['publishBufferSize', 'privateGroupTtlMs', 'maxLen', 'claimIdleMs', 'claimIntervalMs', 'blockMs', 'commandTimeoutMs', 'connectTimeoutMs', 'maxConnections', 'maxReconnectAttempts', 'reconnectDelay'] as const;
+  const numeric = ['publishBufferSize', 'privateGroupTtlMs', 'staleConsumerMs', 'maxLen', 'claimIdleMs', 'claimIntervalMs', 'blockMs', 'commandTimeoutMs', 'connectTimeoutMs', 'maxConnections', 'maxReconnectAttempts', 'reconnectDelay'] as const;
   for (const name of numeric) {
     const value = url.searchParams.get(name);
     if (value !== null) options[name] = integer(value, name);

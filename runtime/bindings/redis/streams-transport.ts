@@ -48,6 +48,19 @@ export const STREAMS_CAPABILITIES: BrokerCapabilities = Object.freeze({
 export const PRIVATE_GROUP_PREFIX = 'contractbus.private.';
 const PRIVATE_CONNECTION_PURPOSE = 'streams:';
 
+/** KEYS[1] stream; ARGV group, min idle ms, consumer to keep. XGROUP DELCONSUMER would drop pending entries: only empty ones go. */
+const REMOVE_STALE_CONSUMERS = `
+local removed = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['pending'] == 0 and f['idle'] >= tonumber(ARGV[2]) and f['name'] ~= ARGV[3] then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    removed = removed + 1
+  end
+end
+return removed`;
+
 interface StreamsSettings {
   maxLen: number;
   claimIdleMs: number;
@@ -55,6 +68,7 @@ interface StreamsSettings {
   blockMs: number;
   consumerName: string | undefined;
   privateGroupTtlMs: number;
+  staleConsumerMs: number;
 }
 
 export class RedisStreamsTransport implements Transport {
@@ -79,6 +93,7 @@ export class RedisStreamsTransport implements Transport {
       blockMs: options.blockMs ?? 2_000,
       consumerName: options.consumerName,
       privateGroupTtlMs: options.privateGroupTtlMs ?? 24 * 60 * 60 * 1000,
+      staleConsumerMs: options.staleConsumerMs ?? 24 * 60 * 60 * 1000,
     };
   }
 
@@ -129,6 +144,7 @@ export class RedisStreamsTransport implements Transport {
     this.#subscriptions.add(subscription);
     // One XINFO round trip; CLIENT LIST and DESTROY only when stale groups exist. Best effort.
     if (privateGroup && this.settings.privateGroupTtlMs > 0) await this.#sweepPrivateGroups(spec.topic).catch(() => 0);
+    if (!privateGroup && this.settings.staleConsumerMs > 0) await this.#sweepStaleConsumers(spec.topic, group, consumer).catch(() => 0);
     return subscription;
   }
 
@@ -160,6 +176,14 @@ export class RedisStreamsTransport implements Transport {
       destroyed += 1;
     }
     return destroyed;
+  }
+
+  /** Removes consumers that hold nothing and were idle staleConsumerMs; one script, so none gains entries meanwhile. */
+  async #sweepStaleConsumers(topic: string, group: string, keep: string): Promise<number> {
+    const removed = await this.connections.timed(
+      this.connections.command.eval(REMOVE_STALE_CONSUMERS, 1, topic, group, this.settings.staleConsumerMs, keep),
+    );
+    return Number(removed);
   }
 
   async health(): Promise<HealthStatus> {

@@ -207,6 +207,28 @@ describe('Redis Streams transport', () => {
     expect((await names()).sort()).toEqual(['named-group', young].sort());
   });
 
+  it('consumers of exited processes (nothing pending, long idle) are removed from a named group; one holding entries never is', async () => {
+    const topic = topicFor('consumers');
+    const group = unique('g');
+    await admin.xgroup('CREATE', topic, group, '0', 'MKSTREAM');
+    await admin.xgroup('CREATECONSUMER', topic, group, 'exited-run');
+    await admin.xadd(topic, '*', 'data', '"held"');
+    await admin.xreadgroup('GROUP', group, 'crashed-run', 'COUNT', 1, 'STREAMS', topic, '>');
+    const consumerNames = async (): Promise<string[]> => ((await admin.xinfo('CONSUMERS', topic, group)) as unknown[][]).map((c) => String(c[1]));
+    await waitFor(async () => {
+      const rows = (await admin.xinfo('CONSUMERS', topic, group)) as unknown[][];
+      return rows.every((c) => Number(c[c.indexOf('idle') + 1]) > 200);
+    }, 5000, 'both idle');
+    const sweeper = new RedisStreamsTransport({ url: REDIS_URL, staleConsumerMs: 200, claimIdleMs: 60_000 });
+    await sweeper.connect();
+    const sub = await sweeper.consume({ topic, group, prefetch: 1, startFrom: 'earliest' }, async (d) => d.ack());
+    const left = await consumerNames();
+    expect(left).not.toContain('exited-run');
+    expect(left).toContain('crashed-run'); // still holds an entry: left for XAUTOCLAIM
+    await sub.close();
+    await sweeper.close();
+  });
+
   it('subscribes to topics whose names Redis would refuse as a connection name', async () => {
     const topic = topicFor('odd name with spaces');
     const seen: Delivery[] = [];
