@@ -229,6 +229,32 @@ describe('Redis Streams transport', () => {
     await sweeper.close();
   });
 
+  it('a consumer with a stable name resumes its own pending entries at once after a restart', async () => {
+    const topic = topicFor('stable');
+    const group = unique('g');
+    const first = new RedisStreamsTransport({ url: REDIS_URL, consumerName: 'worker-1', claimIdleMs: 60_000 });
+    await first.connect();
+    const held: Delivery[] = [];
+    await first.consume({ topic, group, prefetch: 5, startFrom: 'earliest' }, async (d) => {
+      held.push(d); // the process "dies" before acking
+    });
+    await transport.send(wire(topic, 'resume me'), { timeoutMs: 2000 });
+    await waitFor(() => held.length === 1);
+    first.connections.command.disconnect(); // no goodbye, no hand-back
+
+    const restarted = new RedisStreamsTransport({ url: REDIS_URL, consumerName: 'worker-1', claimIdleMs: 60_000 });
+    await restarted.connect();
+    const resumed: Delivery[] = [];
+    const sub = await restarted.consume({ topic, group, prefetch: 5, startFrom: 'earliest' }, collect(resumed));
+    await waitFor(() => resumed.length === 1, 5000, 'own pending entry, long before claimIdleMs');
+    expect(payloadOf(resumed[0] as Delivery)).toBe('resume me');
+    expect(resumed[0]?.deliveryCount).toBe(2);
+    await waitFor(async () => Number((await admin.xpending(topic, group))[0]) === 0);
+    await sub.close();
+    await restarted.close();
+    await first.close();
+  });
+
   it('subscribes to topics whose names Redis would refuse as a connection name', async () => {
     const topic = topicFor('odd name with spaces');
     const seen: Delivery[] = [];
