@@ -132,6 +132,10 @@ export interface OperationModel {
   /** Header that carries the correlation id (from the message's correlationId location). */
   correlationHeaderLiteral: string | undefined;
   hasParams: boolean;
+  /** Receive: the handler gets `ContractMessageMetadata` (parameters and/or validated contract headers). */
+  wrapsMetadata: boolean;
+  /** Receive: type of the handler's metadata argument. */
+  metadataType: string;
   paramsSchema: string | undefined;
   paramsType: string | undefined;
   paramNames: string[];
@@ -556,6 +560,11 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
       headersRequired,
       correlationHeaderLiteral: correlationHeader === undefined ? undefined : literal(correlationHeader),
       hasParams: channel.paramsSchema !== undefined,
+      wrapsMetadata: !input.isSend && (channel.paramsSchema !== undefined || schemaKeys.headers !== undefined),
+      metadataType:
+        !input.isSend && (channel.paramsSchema !== undefined || schemaKeys.headers !== undefined)
+          ? `ContractMessageMetadata<${channel.paramsSchema === undefined ? 'Record<string, never>' : `schemas.${idOf(channel.paramsSchema)}`}, ${schemaKeys.headers === undefined ? 'Readonly<Headers>' : `schemas.${idOf(schemaKeys.headers)}`}>`
+          : 'MessageMetadata',
       paramsSchema: channel.paramsSchema === undefined ? undefined : idOf(channel.paramsSchema),
       paramsType: channel.paramsSchema === undefined ? undefined : idOf(channel.paramsSchema),
       paramNames: channel.parameters.map((p) => p.name),
@@ -578,9 +587,11 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
       if (op.headersSchema !== undefined) valueImports.add('toWireHeaders');
     } else {
       typeImports.add('Subscription');
-      if (op.hasParams) {
-        typeImports.add('MessageMetadataWithParams');
-        for (const name of ['addressPattern', 'parseAddress', 'withParams']) valueImports.add(name);
+      if (op.hasParams) for (const name of ['addressPattern', 'parseAddress']) valueImports.add(name);
+      if (op.headersSchema !== undefined) valueImports.add('wireHeadersValidator');
+      if (op.wrapsMetadata) {
+        typeImports.add('ContractMessageMetadata');
+        valueImports.add('contractMetadata');
       } else typeImports.add('MessageMetadata');
     }
   }

@@ -160,6 +160,16 @@ export function withParams<P>(metadata: MessageMetadata, params: P): MessageMeta
   };
 }
 
+/** Metadata of a generated subscription: channel parameters and the contract's headers, validated and typed. */
+export type ContractMessageMetadata<P, H> = MessageMetadata & { readonly params: P; readonly contractHeaders: H };
+
+/** `withParams` plus the validated contract headers. */
+export function contractMetadata<P, H>(metadata: MessageMetadata, params: P, contractHeaders: H): ContractMessageMetadata<P, H> {
+  const out = withParams(metadata, params) as MessageMetadataWithParams<P> & { contractHeaders: H };
+  out.contractHeaders = contractHeaders;
+  return out;
+}
+
 /** Contract headers (typed, possibly non-string) → wire headers (strings). Strings pass as-is, others as JSON. */
 export function toWireHeaders(headers: Readonly<Record<string, unknown>> | undefined): Record<string, string> | undefined {
   if (headers === undefined) return undefined;

@@ -79,3 +79,30 @@ export function optionalOwn<S extends z.ZodType>(schema: S): z.ZodOptional<S> {
   const inherited = z.custom<never>((value) => typeof value === 'function').transform(() => undefined);
   return z.union([schema, inherited]).optional() as unknown as z.ZodOptional<S>;
 }
+
+/**
+ * Incoming contract headers arrive as strings (every broker carries string headers). A header the
+ * contract types as number/boolean/object was JSON-encoded by the publisher (`toWireHeaders`), so a
+ * set that does not validate as-is is validated again with JSON-looking values decoded.
+ */
+export function wireHeadersValidator<S extends z.ZodType>(schema: S, context: ValidationContext): (headers: Readonly<Record<string, string>>) => z.output<S> {
+  const fast = compiled(schema);
+  return (headers) => {
+    const direct = fast.safeParse(headers);
+    if (direct.success) return direct.data;
+    const decoded: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(headers)) decoded[name] = decodeHeaderValue(value);
+    const retry = fast.safeParse(decoded);
+    if (retry.success) return retry.data;
+    throw failure(direct.error.issues, { ...context, subject: context.subject ?? 'headers' });
+  };
+}
+
+function decodeHeaderValue(value: string): unknown {
+  if (!/^(?:-?\d|true$|false$|null$|[[{"])/.test(value)) return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+}

@@ -131,7 +131,7 @@ describe('generated subscribe functions', () => {
       return meta.ack();
     });
     let acked = 0;
-    const metadata = { messageId: 'm', correlationId: undefined, headers: {}, topic: 'orders.42.status', key: undefined, timestamp: new Date(), attempt: 1, redelivered: false, ack: async () => void acked++, nack: async () => {} };
+    const metadata = { messageId: 'm', correlationId: undefined, headers: { correlationId: 'c-1' }, topic: 'orders.42.status', key: undefined, timestamp: new Date(), attempt: 1, redelivered: false, ack: async () => void acked++, nack: async () => {} };
     await broker.subscribes[0]?.handler(status, metadata);
     expect(seen).toEqual([{ id: '42', topic: 'orders.42.status', acked: false }]);
     expect(acked).toBe(1);
@@ -171,6 +171,19 @@ describe('generated client over the MemoryBroker', () => {
     });
     await shop['publishOrderStatus']?.({ orderId }, status, { headers: { correlationId: 'req-1' } });
     expect(await received).toEqual({ event: status, params: { orderId }, correlationId: 'req-1' });
+  });
+
+  it('validates incoming contract headers (JSON-decoded where typed) and dead-letters a message without them', async () => {
+    const shop = createShopClient(broker);
+    const dlq = `orders.dlq.${Math.random().toString(36).slice(2)}`;
+    const handled: unknown[] = [];
+    await shop['onOrderStatus']?.((_event: unknown, meta: { contractHeaders: unknown }) => void handled.push(meta.contractHeaders), { params: { orderId: 'h1' }, deadLetterTopic: dlq, maxRetries: 0 });
+    const deadLettered = new Promise<unknown>((resolve) => void broker.subscribe(dlq, (payload) => resolve(payload)));
+    await broker.publish('orders.h1.status', { ...status, orderId }, {});
+    expect(await deadLettered).toMatchObject({ status: 'paid' });
+    expect(handled).toEqual([]);
+    await broker.publish('orders.h1.status', status, { headers: { correlationId: 'ok-1', tenant: 't' } });
+    await expect.poll(() => handled).toEqual([{ correlationId: 'ok-1', tenant: 't' }]);
   });
 
   it('dead-letters an invalid incoming message to the contract topic and never calls the handler', async () => {

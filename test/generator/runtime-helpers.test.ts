@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { addressParameters, addressPattern, buildAddress, parseAddress, toWireHeaders, withParams } from '../../runtime/core/channel.ts';
-import { assertValid, toValidationIssues, zodValidator } from '../../runtime/core/validation.ts';
+import { assertValid, toValidationIssues, wireHeadersValidator, zodValidator } from '../../runtime/core/validation.ts';
 import { ValidationError } from '../../runtime/core/errors.ts';
 import type { MessageMetadata } from '../../runtime/core/types.ts';
 
@@ -94,6 +94,14 @@ describe('zod validators', () => {
     expect(error.issues.map((i) => i.path)).toEqual([['id'], ['n']]);
     expect(error.message).toContain('orders');
     expect(error.message).toContain('id:');
+  });
+
+  it('wire headers: strings as they arrive, typed values JSON-decoded, invalid sets rejected as headers', () => {
+    const headers = wireHeadersValidator(z.object({ correlationId: z.string(), priority: z.int().optional(), urgent: z.boolean().optional() }), { topic: 't', direction: 'incoming' });
+    expect(headers({ correlationId: '123', traceparent: 'x' })).toEqual({ correlationId: '123' });
+    expect(headers({ correlationId: 'c', priority: '5', urgent: 'true' })).toEqual({ correlationId: 'c', priority: 5, urgent: true });
+    expect(() => headers({ priority: '5' })).toThrow(/Incoming headers/);
+    expect(() => headers({ correlationId: 'c', priority: 'high' })).toThrow(ValidationError);
   });
 
   it('assertValid checks one-off outgoing values', () => {

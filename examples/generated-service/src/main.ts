@@ -23,7 +23,7 @@ const note = (line: string): void => {
 
 // Every order's status changes: the pattern `orders.*.status`; the order id comes back as a parameter.
 const statusSubscription = await shop.onOrderStatus(
-  (event, meta) => note(`order ${meta.params.orderId} is now ${event.status} (correlation ${meta.correlationId ?? '-'})`),
+  (event, meta) => note(`order ${meta.params.orderId} is now ${event.status} (correlation ${meta.contractHeaders.correlationId})`),
   { startFrom: 'earliest' },
 );
 
@@ -38,8 +38,13 @@ const paymentSubscription = await shop.onPayment(
 
 const orderId = '7f1c2a8e-9d4b-4c1e-8a2f-1b3c5d7e9f00';
 await shop.publishOrderStatus({ orderId }, { orderId, status: 'paid', changedAt: new Date().toISOString() }, { headers: { correlationId: 'req-789' } });
-await broker.publish('shop.payments', examples.PaymentEvent[0].payload);
-await broker.publish('shop.payments', { kind: 'captured', paymentId: '0b8e5d3c-2f1a-4e6b-9c7d-8a9b0c1d2e3f', orderId, amount: { currency: 'EUR', amountMinor: 1999 }, capturedAt: new Date().toISOString() });
+// The payment service publishes with its own client; here by hand, with the headers the contract requires.
+await broker.publish('shop.payments', examples.PaymentEvent[0].payload, { headers: { correlationId: 'pay-1' } });
+await broker.publish(
+  'shop.payments',
+  { kind: 'captured', paymentId: '0b8e5d3c-2f1a-4e6b-9c7d-8a9b0c1d2e3f', orderId, amount: { currency: 'EUR', amountMinor: 1999 }, capturedAt: new Date().toISOString() },
+  { headers: { correlationId: 'pay-2' } },
+);
 
 // An invalid outgoing message never leaves the process.
 try {
