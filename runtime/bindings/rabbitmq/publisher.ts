@@ -48,8 +48,12 @@ export class Publisher {
   private plainChannel: Channel | undefined;
   private opening: Promise<ConfirmChannel> | undefined;
   private model: ChannelModel | undefined;
-  /** Unconfirmed mandatory publishes by messageId, oldest first (returns arrive in publish order, before the ack). */
-  private readonly unconfirmed = new Map<string, Pending[]>();
+  /**
+   * Unconfirmed mandatory publishes by exchange + routing key + message id (a basic.return carries
+   * all three, not the publish sequence number); oldest first, as returns arrive in publish order,
+   * before the ack.
+   */
+  private readonly unconfirmed = new Map<string, Pending | Pending[]>();
   private readonly channelErrors = new WeakMap<Channel, Error>();
   private writable = true;
   private drainWaiters: Array<() => void> = [];
@@ -126,7 +130,7 @@ export class Publisher {
       return;
     }
     const channel = this.confirmChannel ?? (await this.channel(this.model));
-    const pending = request.options.mandatory ? this.track(request.options.messageId ?? '') : undefined;
+    const pending = request.options.mandatory ? this.track(returnKey(request.exchange, request.routingKey, request.options.messageId)) : undefined;
     this.inFlight++;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -262,28 +266,36 @@ export class Publisher {
     return channel;
   }
 
+  // Keys are exchange + routing key + message id, almost always unique, so the map holds one Pending; a list only when the same
+  // id is in flight twice (hot path: no array per publish).
   private track(messageId: string): Pending {
     const pending: Pending = { messageId, returned: undefined, settled: false };
-    const list = this.unconfirmed.get(messageId);
-    if (list) list.push(pending);
-    else this.unconfirmed.set(messageId, [pending]);
+    const existing = this.unconfirmed.get(messageId);
+    if (existing === undefined) this.unconfirmed.set(messageId, pending);
+    else if (Array.isArray(existing)) existing.push(pending);
+    else this.unconfirmed.set(messageId, [existing, pending]);
     return pending;
   }
 
   private untrack(pending: Pending): void {
     pending.settled = true;
-    const list = this.unconfirmed.get(pending.messageId);
-    if (!list) return;
-    const index = list.indexOf(pending);
-    if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) this.unconfirmed.delete(pending.messageId);
+    const existing = this.unconfirmed.get(pending.messageId);
+    if (existing === pending) {
+      this.unconfirmed.delete(pending.messageId);
+    } else if (Array.isArray(existing)) {
+      const index = existing.indexOf(pending);
+      if (index >= 0) existing.splice(index, 1);
+      if (existing.length === 0) this.unconfirmed.delete(pending.messageId);
+    }
   }
 
   private onReturn(message: Message): void {
     this.returned++;
-    const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : '';
-    const pending = this.unconfirmed.get(id)?.find((p) => p.returned === undefined && !p.settled);
-    if (pending) pending.returned = message;
+    const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : undefined;
+    const existing = this.unconfirmed.get(returnKey(message.fields.exchange, message.fields.routingKey, id));
+    // Returns arrive in publish order, before the ack: the oldest unconfirmed one with this id.
+    const pending = Array.isArray(existing) ? existing.find((p) => p.returned === undefined && !p.settled) : existing;
+    if (pending && pending.returned === undefined && !pending.settled) pending.returned = message;
   }
 
   private async waitWritable(request: PublishRequest, deadline: number): Promise<void> {
@@ -311,4 +323,8 @@ export class Publisher {
     this.drainWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+function returnKey(exchange: string, routingKey: string, messageId: string | undefined): string {
+  return `${exchange}\u0000${routingKey}\u0000${messageId ?? ''}`;
 }

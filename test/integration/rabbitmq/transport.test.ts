@@ -50,6 +50,16 @@ describe('RabbitMQTransport', () => {
     const health = await transport.health();
     expect(health.details.unroutable).toBe(before + 1);
     expect(health.details.lastUnroutable).toBe(`contractbus/${topic}`);
+    // The same message id in flight to a routable and an unroutable key: only the unroutable one fails.
+    const routable = unique('routable');
+    const keep = await transport.consume(spec(routable, 'g'), async (d) => d.ack());
+    const shared = { messageId: 'same-id' };
+    const [a, b] = await Promise.allSettled([
+      transport.send(wire(routable, {}, shared), { timeoutMs: 5_000, amqp: { mandatory: true } }),
+      transport.send(wire(topic, {}, shared), { timeoutMs: 5_000, amqp: { mandatory: true } }),
+    ]);
+    expect([a.status, b.status]).toEqual(['fulfilled', 'rejected']);
+    await keep.close();
     // and the channel is still usable afterwards
     const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
     await transport.send(wire(topic, {}), { timeoutMs: 5_000, amqp: { mandatory: true } });
