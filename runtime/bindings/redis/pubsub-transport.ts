@@ -53,6 +53,7 @@ export class RedisPubSubTransport implements Transport {
   readonly #gaps: PubSubGap[] = [];
   #gapCount = 0;
   #unheard = 0;
+  #outputBufferDisconnects: number | undefined;
   #disconnectedAt: number | undefined;
   #disconnectReason = 'connection closed';
   #closing = false;
@@ -196,9 +197,10 @@ export class RedisPubSubTransport implements Transport {
   }
 
   async #subscriberConnection(): Promise<RedisConnection> {
-    this.#subscriberReady ??= this.connections.duplicate('pubsub', { autoResubscribe: true }).then((connection) => {
+    this.#subscriberReady ??= this.connections.duplicate('pubsub', { autoResubscribe: true }).then(async (connection) => {
       this.#subscriber = connection;
       this.#listen(connection);
+      await this.#readOutputBufferDisconnects();
       return connection;
     });
     try {
@@ -260,22 +262,29 @@ export class RedisPubSubTransport implements Transport {
     });
   }
 
-  /** Redis counts output-buffer disconnects: if the count moved, that was the cause. */
+  /** Redis ≥ 7.2 counts output-buffer disconnects: if the count moved since we last looked, that was the cause. */
   async #explainGap(gap: PubSubGap): Promise<void> {
-    try {
-      const info = String(await this.connections.timed(this.connections.command.info('stats')));
-      const match = /client_output_buffer_limit_disconnections:(\d+)/.exec(info);
-      if (match && Number(match[1]) > 0) {
-        gap.reason = `Redis dropped the subscriber: client-output-buffer-limit pubsub exceeded (the subscriber fell behind; ${match[1]} such disconnects on this server so far)`;
-      }
-    } catch {
-      // The reason stays generic; the gap is reported either way.
+    const before = this.#outputBufferDisconnects;
+    const now = await this.#readOutputBufferDisconnects();
+    if (before !== undefined && now !== undefined && now > before) {
+      gap.reason = `Redis disconnected clients for client-output-buffer-limit meanwhile: most likely this subscriber fell behind (raise the pubsub limit or make handlers faster)`;
     }
     try {
       this.#onGap?.(gap);
     } catch {
       // A listener's failure must not break the subscriber.
     }
+  }
+
+  async #readOutputBufferDisconnects(): Promise<number | undefined> {
+    try {
+      const info = String(await this.connections.timed(this.connections.command.info('stats')));
+      const match = /client_output_buffer_limit_disconnections:(\d+)/.exec(info);
+      this.#outputBufferDisconnects = match ? Number(match[1]) : undefined;
+    } catch {
+      // Unknown: the gap is reported with a generic reason.
+    }
+    return this.#outputBufferDisconnects;
   }
 
   async #detach(subscription: PubSubSubscription): Promise<void> {
