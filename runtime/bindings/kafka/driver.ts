@@ -60,6 +60,12 @@ export interface GroupConsumerSpec {
   topics: string[];
   /** Where a group without committed offsets starts. */
   fromBeginning: boolean;
+  /**
+   * For a brand-new group only (no commits, no other member): where each partition starts, so
+   * 'latest' means "from the moment of subscribing" — a new group otherwise resolves 'latest' at
+   * its first fetch, after messages published right after subscribe() resolved.
+   */
+  initialOffsets?: CommitRequest[] | undefined;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
@@ -123,11 +129,5 @@ export interface KafkaDriver {
   topicOffsets(topic: string, options: { timeoutMs: number }): Promise<PartitionOffsets[]>;
   /** Committed offsets of a group; partitions without a commit are left out. */
   committedOffsets(groupId: string, topic: string, options: { timeoutMs: number }): Promise<Map<number, string>>;
-  /**
-   * Sets the committed offsets of a group that has no active member (admin API). Used to pin
-   * 'latest' to the moment of subscribing: otherwise a new group resolves 'latest' at its first
-   * fetch, after messages published right after subscribe() resolved.
-   */
-  setGroupOffsets(groupId: string, offsets: CommitRequest[], options: { timeoutMs: number }): Promise<void>;
   startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer>;
 }

@@ -227,7 +227,11 @@ export class KafkaTransport implements Transport {
     const deadLetterTopic = deadLetterTopicFor(spec.topic, { dlqSuffix: o.dlqSuffix });
     await this.ensureTopics(o.enableDlq ? [spec.topic, deadLetterTopic] : [spec.topic]);
 
-    if (spec.startFrom === 'latest') await this.#pinLatest(driver, groupId, spec.topic, privateGroup);
+    // 'latest' for a private (brand-new) group means from now: pin the current end offsets.
+    const initialOffsets =
+      spec.startFrom === 'latest' && privateGroup
+        ? (await driver.topicOffsets(spec.topic, { timeoutMs: o.requestTimeoutMs })).map((p) => ({ topic: spec.topic, partition: p.partition, offset: p.high }))
+        : undefined;
     const sessionTimeoutMs = overrides.sessionTimeoutMs ?? o.sessionTimeoutMs;
     const heartbeatIntervalMs = overrides.heartbeatIntervalMs ?? Math.min(o.heartbeatIntervalMs, Math.floor(sessionTimeoutMs / 3));
     const runner = new ConsumerRunner({
@@ -250,6 +254,7 @@ export class KafkaTransport implements Transport {
         groupId,
         topics: [spec.topic],
         fromBeginning: spec.startFrom === 'earliest',
+        initialOffsets,
         sessionTimeoutMs,
         heartbeatIntervalMs,
         rebalanceTimeoutMs: o.rebalanceTimeoutMs,
@@ -287,24 +292,6 @@ export class KafkaTransport implements Transport {
         await runner.close();
       },
     };
-  }
-
-  /**
-   * 'latest' means "from the moment subscribe() resolves": a group without commits would resolve
-   * it at its first fetch instead, missing what was published in between. So the group starts
-   * with the current end offsets committed. A named group that already has commits keeps them.
-   */
-  async #pinLatest(driver: KafkaDriver, groupId: string, topic: string, privateGroup: boolean): Promise<void> {
-    const timeoutMs = this.options.requestTimeoutMs;
-    try {
-      if (!privateGroup && (await driver.committedOffsets(groupId, topic, { timeoutMs })).size > 0) return;
-      const ends = await driver.topicOffsets(topic, { timeoutMs });
-      await driver.setGroupOffsets(groupId, ends.map((p) => ({ topic, partition: p.partition, offset: p.high })), { timeoutMs });
-    } catch (error) {
-      // A named group with live members refuses admin offset changes: it has a position already.
-      if (privateGroup) throw error;
-      this.#logger.debug({ broker: 'kafka', topic, group: groupId, err: error }, 'Kafka: could not pin the start offsets of the group');
-    }
   }
 
   async #deadLetter(message: WireMessage, attempts: number, deadLetterTopic: string): Promise<void> {

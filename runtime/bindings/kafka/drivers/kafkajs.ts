@@ -164,14 +164,6 @@ class KafkajsDriver implements KafkaDriver {
     return out;
   }
 
-  async setGroupOffsets(groupId: string, offsets: CommitRequest[], options: { timeoutMs: number }): Promise<void> {
-    const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
-    for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
-    for (const [topic, partitions] of byTopic) {
-      await withTimeout(this.#admin.setOffsets({ groupId, topic, partitions }), options.timeoutMs, `set offsets of group "${groupId}"`);
-    }
-  }
-
   async startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer> {
     const consumer = new KafkajsGroupConsumer(this.#lib, this.#kafka, spec, () => this.#consumers.delete(consumer));
     this.#consumers.add(consumer);
@@ -194,6 +186,8 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
   readonly #onClosed: () => void;
   #assignment: TopicPartition[] = [];
   #memberId: string | undefined;
+  /** Dropped per partition at its first commit: from then on the committed offset rules. */
+  readonly #initialOffsets = new Map<string, string>();
   /** Bumped when a rebalance starts: batches of an older generation are stale. */
   #generation = 0;
   #stopping = false;
@@ -205,6 +199,7 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
     this.#spec = spec;
     this.groupId = spec.groupId;
     this.#onClosed = onClosed;
+    for (const o of spec.initialOffsets ?? []) this.#initialOffsets.set(`${o.topic}:${o.partition}`, o.offset);
     this.joined = new Promise((resolve) => {
       this.#resolveJoined = resolve;
     });
@@ -226,6 +221,12 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
         }
         this.#memberId = event.payload.memberId;
         this.#assignment = assignment;
+        // kafkajs' setOffsets joins the group with a throwaway consumer (seconds): seek instead,
+        // for partitions this group never committed (it is brand new, we are its only member).
+        for (const { topic, partition } of assignment) {
+          const offset = this.#initialOffsets.get(`${topic}:${partition}`);
+          if (offset !== undefined) this.#consumer.seek({ topic, partition, offset });
+        }
         this.#spec.onAssigned(assignment);
         this.#resolveJoined();
       }),
@@ -242,7 +243,7 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
 
   async start(): Promise<void> {
     await this.#consumer.connect();
-    await this.#consumer.subscribe({ topics: this.#spec.topics, fromBeginning: this.#spec.fromBeginning });
+    await this.#consumer.subscribe({ topics: this.#spec.topics, fromBeginning: this.#spec.fromBeginning || this.#initialOffsets.size > 0 });
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -302,6 +303,7 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
 
   async commit(offsets: CommitRequest[]): Promise<void> {
     if (offsets.length === 0) return;
+    for (const o of offsets) this.#initialOffsets.delete(`${o.topic}:${o.partition}`);
     await this.#consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
   }
 

@@ -220,7 +220,7 @@ class PlatformaticDriver implements KafkaDriver {
     return out;
   }
 
-  async setGroupOffsets(groupId: string, offsets: CommitRequest[], options: { timeoutMs: number }): Promise<void> {
+  async #setGroupOffsets(groupId: string, offsets: CommitRequest[], options: { timeoutMs: number }): Promise<void> {
     const byTopic = new Map<string, Array<{ partition: number; offset: bigint }>>();
     for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: BigInt(o.offset) }]);
     await withTimeout(
@@ -231,6 +231,8 @@ class PlatformaticDriver implements KafkaDriver {
   }
 
   async startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer> {
+    // A brand-new group: commit its start offsets with the admin API before anyone joins.
+    if (spec.initialOffsets && spec.initialOffsets.length > 0) await this.#setGroupOffsets(spec.groupId, spec.initialOffsets, { timeoutMs: this.#options.requestTimeoutMs });
     const consumer = new PlatformaticGroupConsumer(this.#lib, this.#options, spec, () => this.#consumers.delete(consumer));
     this.#consumers.add(consumer);
     try {
