@@ -182,7 +182,15 @@ await pubsub.disconnect();
 await streams.disconnect();
 const cleanup = new RedisStreamsClient(streamsUrl);
 await cleanup.connect();
-await cleanup.redis.connections.command.del(...createdStreams);
+const admin = cleanup.redis.connections.command;
+await admin.del(...createdStreams);
+// The idempotency keys would expire by themselves (24 h); the example leaves nothing behind.
+let cursor = '0';
+do {
+  const [next, keys] = (await admin.call('SCAN', cursor, 'MATCH', `example.${run}:*`, 'COUNT', 100)) as [string, string[]];
+  if (keys.length > 0) await admin.del(...keys);
+  cursor = next;
+} while (cursor !== '0');
 await cleanup.disconnect();
 await idempotency.close();
 console.log('done');
