@@ -97,7 +97,7 @@ export async function loadContract(specPath: string, options: LoadOptions = {}):
   } catch (error) {
     throw new ContractLoadError([{ severity: 'error', file: display, line: 0, column: 0, message: `the AsyncAPI parser failed: ${firstLine(error)}` }]);
   }
-  const problems = result.diagnostics.map((d) => toProblem(d, file));
+  const problems = await Promise.all(result.diagnostics.map((d) => relocateRefProblem(toProblem(d, file), files)));
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length > 0 || !result.document) {
     throw new ContractLoadError(errors.length ? problems : [{ severity: 'error', file: display, line: 0, column: 0, message: 'not a valid AsyncAPI document' }]);
@@ -177,6 +177,23 @@ function toProblem(d: Diagnostic, mainFile: string): Problem {
     code: String(d.code),
   };
   if (d.path.length) problem.path = d.path.map(String).join('.');
+  return problem;
+}
+
+/**
+ * The parser reports a broken `$ref` inside a referenced file against the main document at 1:1.
+ * Find the reference text in the document or its referenced files and point there instead.
+ */
+async function relocateRefProblem(problem: Problem, files: string[]): Promise<Problem> {
+  if (problem.code !== 'invalid-ref' || problem.line > 1) return problem;
+  const ref = /^'([^']+)' does not exist/.exec(problem.message)?.[1];
+  if (!ref) return problem;
+  for (const f of files) {
+    const text = await readFile(f, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const at = locate(text, ref);
+    if (at.line > 0) return { ...problem, file: path.relative(process.cwd(), f) || f, line: at.line, column: at.column };
+  }
   return problem;
 }
 

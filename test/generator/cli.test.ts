@@ -75,6 +75,8 @@ describe('contractbus generate', () => {
     ['a YAML syntax error', 'bad-yaml.yaml', /bad-yaml\.yaml:\d+:\d+ error: /],
     ['an invalid document', 'invalid.yaml', /invalid\.yaml:\d+:\d+ error: .*(info|action)/],
     ['an unresolvable $ref', 'missing-ref.yaml', /missing-ref\.yaml:\d+:\d+ error: cannot resolve \$ref: file "does-not-exist\.yaml" not found/],
+    ['an unresolvable local $ref', 'missing-internal-ref.yaml', /missing-internal-ref\.yaml:8:26 error: '#\/components\/schemas\/Nope' does not exist/],
+    ['an unresolvable $ref inside a referenced file', 'missing-nested-ref.yaml', /partial\.yaml:4:\d+ error: '#\/Missing' does not exist/],
     ['a __proto__ key', 'proto.yaml', /proto\.yaml:11:13 error: the key "__proto__" is not supported/],
     ['an example that does not match its schema', 'bad-example.yaml', /bad-example\.yaml: messages\.m\.examples\[0\]/],
     ['an invalid pattern', 'bad-pattern.yaml', /bad-pattern\.yaml: pattern "\(\[" is not a valid regular expression \(at messages\.m\.payload\.properties\.code\)/],
