@@ -42,6 +42,7 @@ type AnyClient = Record<string, (...args: unknown[]) => Promise<unknown>>;
 let createShopClient: (broker: MessageBroker) => AnyClient;
 let createCriticalEventsClient: (broker: MessageBroker) => AnyClient;
 let createNotificationsClient: (broker: MessageBroker) => AnyClient;
+let createUserEventsClient: (broker: MessageBroker) => AnyClient;
 
 beforeAll(async () => {
   const dir = await freshDir('client');
@@ -50,9 +51,11 @@ beforeAll(async () => {
   await generateInto(dir, specPath('shop'), options);
   await generateInto(dir, specPath('critical'), options);
   await generateInto(dir, specPath('notifications'), options);
+  await generateInto(dir, specPath('users'), options);
   ({ createShopClient } = await import(path.join(dir, 'shop/index.ts')));
   ({ createCriticalEventsClient } = await import(path.join(dir, 'critical-events/index.ts')));
   ({ createNotificationsClient } = await import(path.join(dir, 'notifications/index.ts')));
+  ({ createUserEventsClient } = await import(path.join(dir, 'user-events/index.ts')));
 });
 
 const orderId = '7f1c2a8e-9d4b-4c1e-8a2f-1b3c5d7e9f00';
@@ -184,6 +187,21 @@ describe('generated client over the MemoryBroker', () => {
     expect(handled).toEqual([]);
     await broker.publish('orders.h1.status', status, { headers: { correlationId: 'ok-1', tenant: 't' } });
     await expect.poll(() => handled).toEqual([{ correlationId: 'ok-1', tenant: 't' }]);
+  });
+
+  it('sends what validation produced (defaults applied) and delivers each message of a union to one handler', async () => {
+    const users = createUserEventsClient(broker);
+    const received: unknown[] = [];
+    await users['onUserEvent']?.((event: unknown) => void received.push(event));
+    const userId = '3d6f0a52-1c1e-4f7b-9a55-0c2f5e8e4b11';
+    await users['publishUserEvent']?.({ type: 'user_created', userId, email: 'ada@example.com', createdAt: '2026-01-02T03:04:05Z' });
+    await users['publishUserEvent']?.({ type: 'profile_updated', userId, changes: { locale: 'de-DE' } });
+    await expect(users['publishUserEvent']?.({ type: 'login', userId, at: '2026-01-02T03:04:05Z' })).rejects.toBeInstanceOf(ValidationError);
+    await expect.poll(() => received.length).toBe(2);
+    expect(received).toEqual([
+      { type: 'user_created', userId, email: 'ada@example.com', createdAt: '2026-01-02T03:04:05Z', roles: ['customer'] },
+      { type: 'profile_updated', userId, changes: { locale: 'de-DE' } },
+    ]);
   });
 
   it('dead-letters an invalid incoming message to the contract topic and never calls the handler', async () => {
