@@ -4,11 +4,26 @@
  * cases skip by their flags; patterns run. Gaps and fail-fast publishing while Redis is down are
  * covered in test/integration/redis/pubsub-transport.test.ts (on a private redis-server).
  */
+import { afterAll } from 'vitest';
+import { Redis } from 'ioredis';
 import { RedisPubSubClient, PUBSUB_CAPABILITIES } from '../../runtime/bindings/redis/index.ts';
 import { brokerUrls } from '../support/brokers.ts';
 import { runConformanceSuite } from './suite.ts';
 
 const url = brokerUrls().redis;
+
+// Pub/Sub keeps a copy of every dead letter in a stream named like the dead-letter topic; the
+// suite's topics are unique per run, so their streams are removed afterwards.
+afterAll(async () => {
+  const admin = new Redis(url);
+  let cursor = '0';
+  do {
+    const [next, keys] = (await admin.call('SCAN', cursor, 'MATCH', 'cb-conf.*', 'TYPE', 'stream', 'COUNT', 500)) as [string, string[]];
+    if (keys.length > 0) await admin.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await admin.quit();
+});
 
 runConformanceSuite({
   name: 'redis-pubsub',
