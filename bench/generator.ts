@@ -5,7 +5,7 @@
  * `npm run bench -- generator`, or directly: `node --conditions=development bench/generator.ts`.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import * as z from 'zod';
 import { buildModel, loadContract, renderContract } from '../generator/index.ts';
@@ -122,7 +122,7 @@ export async function run(): Promise<BenchResult[]> {
   const generated = await runGeneratedSchemaBench();
   return [
     ...generated.map((g) => ({ suite: 'generator', case: `validate generated ${g.name}`, note: `${g.us.toFixed(2)} µs/msg` })),
-    { suite: 'generator', case: gen.name, ms: gen.ms, note: `load ${gen.loadMs.toFixed(0)} ms, model ${gen.modelMs.toFixed(0)} ms, render ${gen.renderMs.toFixed(0)} ms; ${(gen.bytes / 1024).toFixed(0)} KiB in ${gen.files} files; target < 3000 ms` },
+    { suite: 'generator', case: gen.name, ms: gen.ms, note: `load ${gen.loadMs.toFixed(0)} ms, model ${gen.modelMs.toFixed(0)} ms, render ${gen.renderMs.toFixed(0)} ms; ${(gen.bytes / 1024).toFixed(0)} KiB in ${gen.files} files; target < 3000 ms; load average ${loadavg()[0]?.toFixed(1)}` },
     { suite: 'generator', case: 'validate 10-field message (zodValidator, z.compile)', note: `${validation.compiledUs.toFixed(2)} µs/msg (plain zod safeParse ${validation.plainUs.toFixed(2)} µs/msg)` },
   ];
 }
@@ -130,7 +130,7 @@ export async function run(): Promise<BenchResult[]> {
 const invokedDirectly = process.argv[1] !== undefined && path.resolve(process.argv[1]) === new URL(import.meta.url).pathname;
 if (invokedDirectly) {
   const gen = await runGeneratorBench();
-  console.log(`${gen.name}: ${gen.ms.toFixed(0)} ms (load ${gen.loadMs.toFixed(0)}, model ${gen.modelMs.toFixed(0)}, render ${gen.renderMs.toFixed(0)}); ${gen.files} files, ${(gen.bytes / 1024).toFixed(0)} KiB; target < 3000 ms`);
+  console.log(`${gen.name}: ${gen.ms.toFixed(0)} ms (load ${gen.loadMs.toFixed(0)}, model ${gen.modelMs.toFixed(0)}, render ${gen.renderMs.toFixed(0)}); ${gen.files} files, ${(gen.bytes / 1024).toFixed(0)} KiB; target < 3000 ms (machine load average ${loadavg()[0]?.toFixed(1)})`);
   const v = runValidationBench();
   console.log(`validation, 10-field message: ${v.compiledUs.toFixed(2)} µs/msg compiled (zodValidator), ${v.plainUs.toFixed(2)} µs/msg plain safeParse`);
   for (const g of await runGeneratedSchemaBench()) console.log(`validation, generated ${g.name}: ${g.us.toFixed(2)} µs/msg`);

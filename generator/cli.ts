@@ -68,6 +68,10 @@ class UsageError extends Error {}
 function describeError(error: unknown): string {
   if (error instanceof ContractLoadError) return error.message;
   if (error instanceof Error) {
+    const fsError = error as NodeJS.ErrnoException;
+    if (typeof fsError.code === 'string' && typeof fsError.path === 'string') {
+      return `cannot write ${path.relative(process.cwd(), fsError.path) || fsError.path}: ${fsError.code} (${fsError.syscall ?? 'fs'}); check the output folder (-o) and its permissions`;
+    }
     const known = ['SchemaEmitError', 'ContractModelError', 'ExampleError', 'TemplateError', 'UnsafePathError'];
     if (known.includes(error.name)) return error.message;
     if (process.env['CONTRACTBUS_DEBUG']) return error.stack ?? error.message;
