@@ -91,39 +91,40 @@ export class RedisPubSubTransport implements Transport {
       await this.#gate.whenWritable(message.topic, message.body.byteLength, options.timeoutMs);
       options = { ...options, timeoutMs: Math.max(1, options.timeoutMs - (Date.now() - started)) };
     }
-    const attempt = async (): Promise<{ offset?: string }> => {
-      const command = this.connections.command;
-      const envelope = encodeEnvelope(message);
-      if (this.#durableDeadLetters && message.headers[HEADER.dlqReason] !== undefined) {
-        // A dead letter published to a channel nobody listens to would be gone: keep a copy in a stream.
-        const results = await withDeadline(
-          this.connections.timed(command.multi().publish(message.topic, envelope).xadd(message.topic, 'MAXLEN', '~', '10000', '*', 'event', envelope).exec()),
-          options,
-          this.connections.commandTimeoutMs,
-        );
-        const failed = results?.find(([error]) => error);
-        if (failed?.[0]) throw failed[0];
-        const id = results?.[1]?.[1];
-        return typeof id === 'string' ? { offset: id } : {};
-      }
-      const receivers = await withDeadline(this.connections.timed(command.publish(message.topic, envelope)), options, this.connections.commandTimeoutMs);
-      // Pub/Sub keeps nothing: a message nobody was subscribed to is gone. Counted, so it is visible.
-      if (receivers === 0) this.#unheard += 1;
-      return {};
-    };
     try {
-      return await attempt();
+      return await this.#publish(message, options);
     } catch (error) {
       const typed = redisError(error, 'PUBLISH to channel', message.topic, this.connections.endpoint);
       if (typed.code === 'TIMEOUT' && this.#retryOnTimeout) {
         try {
-          return await attempt();
+          return await this.#publish(message, options);
         } catch (again) {
           throw redisError(again, 'PUBLISH to channel', message.topic, this.connections.endpoint);
         }
       }
       throw typed;
     }
+  }
+
+  async #publish(message: WireMessage, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ offset?: string }> {
+    const command = this.connections.command;
+    const envelope = encodeEnvelope(message);
+    if (this.#durableDeadLetters && message.headers[HEADER.dlqReason] !== undefined) {
+      // A dead letter published to a channel nobody listens to would be gone: keep a copy in a stream.
+      const results = await withDeadline(
+        this.connections.timed(command.multi().publish(message.topic, envelope).xadd(message.topic, 'MAXLEN', '~', '10000', '*', 'event', envelope).exec()),
+        options,
+        this.connections.commandTimeoutMs,
+      );
+      const failed = results?.find(([error]) => error);
+      if (failed?.[0]) throw failed[0];
+      const id = results?.[1]?.[1];
+      return typeof id === 'string' ? { offset: id } : {};
+    }
+    const receivers = await withDeadline(this.connections.timed(command.publish(message.topic, envelope)), options, this.connections.commandTimeoutMs);
+    // Pub/Sub keeps nothing: a message nobody was subscribed to is gone. Counted, so it is visible.
+    if (receivers === 0) this.#unheard += 1;
+    return {};
   }
 
   async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {

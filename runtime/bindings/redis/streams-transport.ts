@@ -117,21 +117,22 @@ export class RedisStreamsTransport implements Transport {
     const args: Array<string | Buffer | number> = [message.topic];
     if (this.settings.maxLen > 0) args.push('MAXLEN', '~', this.settings.maxLen);
     args.push('*', ...entryFields(message));
-    const attempt = async (): Promise<{ offset: string }> => {
-      const id = await withDeadline(this.connections.timed(this.connections.command.call('XADD', args)), options, this.connections.commandTimeoutMs);
-      return { offset: String(id) };
-    };
     try {
-      return await attempt();
+      return await this.#xadd(args, options);
     } catch (error) {
       const typed = redisError(error, 'XADD to stream', message.topic, this.connections.endpoint);
       if (typed.code !== 'TIMEOUT' || !this.#retryOnTimeout) throw typed;
       try {
-        return await attempt();
+        return await this.#xadd(args, options);
       } catch (again) {
         throw redisError(again, 'XADD to stream', message.topic, this.connections.endpoint);
       }
     }
+  }
+
+  async #xadd(args: Array<string | Buffer | number>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ offset: string }> {
+    const id = await withDeadline(this.connections.timed(this.connections.command.call('XADD', args)), options, this.connections.commandTimeoutMs);
+    return { offset: String(id) };
   }
 
   async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
