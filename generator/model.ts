@@ -138,6 +138,8 @@ export interface OperationModel {
   metadataType: string;
   paramsSchema: string | undefined;
   paramsType: string | undefined;
+  /** What a publisher passes (parameters with a default are optional). */
+  paramsInputType: string | undefined;
   paramNames: string[];
   deadLetterTopicLiteral: string | undefined;
   /** Default consumer group of a receive operation (`x-contractbus-group`, or a fixed Kafka binding groupId). */
@@ -567,6 +569,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
           : 'MessageMetadata',
       paramsSchema: channel.paramsSchema === undefined ? undefined : idOf(channel.paramsSchema),
       paramsType: channel.paramsSchema === undefined ? undefined : idOf(channel.paramsSchema),
+      paramsInputType: channel.paramsSchema === undefined ? undefined : inputOf(channel.paramsSchema),
       paramNames: channel.parameters.map((p) => p.name),
       deadLetterTopicLiteral: deadLetterTopic === undefined ? undefined : literal(deadLetterTopic),
       defaultGroupLiteral: group === undefined ? undefined : literal(group),

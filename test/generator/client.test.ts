@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBroker, MemoryHub, ValidationError } from '../../runtime/index.ts';
 import type { MessageBroker, MessageHandler, MessageMetadata, PublishOptions, SubscribeOptions, Subscription } from '../../runtime/index.ts';
-import { freshDir, generateInto, specPath, writeRuntimeShim } from './helpers.ts';
+import { fixturePath, freshDir, generateInto, specPath, writeRuntimeShim } from './helpers.ts';
 
 interface Recorded {
   publishes: Array<{ topic: string; message: unknown; options: PublishOptions | undefined }>;
@@ -93,6 +93,16 @@ describe('generated publish functions', () => {
       await expect(shop['publishOrderStatus']?.({ orderId: bad }, status, { headers: { correlationId: 'c' } })).rejects.toBeInstanceOf(ValidationError);
     }
     expect(broker.publishes).toEqual([]);
+  });
+
+  it('fills a parameter default before building the topic', async () => {
+    const dir = await freshDir('client-param-default');
+    await writeRuntimeShim(dir);
+    await generateInto(dir, fixturePath('param-default.yaml'), { importExtension: '.ts', runtimeImport: '../contractbus-shim.ts' });
+    const { createParamDefaultClient } = (await import(path.join(dir, 'param-default/index.ts'))) as { createParamDefaultClient: (b: MessageBroker) => AnyClient };
+    const broker = fakeBroker();
+    await createParamDefaultClient(broker)['sendMail']?.({ region: 'eu' }, 'hello');
+    expect(broker.publishes[0]?.topic).toBe('mail.welcome.eu');
   });
 
   it('checks parameter enums and stringifies non-string headers', async () => {

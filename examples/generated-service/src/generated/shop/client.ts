@@ -50,7 +50,7 @@ export interface ShopClient {
    * Channel: orders.{orderId}.status
    * Messages: OrderStatusChanged
    */
-  publishOrderStatus(params: schemas.OrdersStatusParams, payload: schemas.OrderStatusInput, options: ContractPublishOptionsWithHeaders<schemas.TracingHeadersInput>): Promise<PublishReceipt>;
+  publishOrderStatus(params: schemas.OrdersStatusParamsInput, payload: schemas.OrderStatusInput, options: ContractPublishOptionsWithHeaders<schemas.TracingHeadersInput>): Promise<PublishReceipt>;
 }
 
 /** One function per operation of the contract, over any `MessageBroker`. */
