@@ -12,6 +12,8 @@ import { silentLogger, type Logger } from './logger.ts';
 import { MetricsCollector, fanOutRecorder, type MetricsRecorder } from './metrics.ts';
 import { EmulatedGroup } from './emulated-group.ts';
 import type { MessagingHooks } from './hooks.ts';
+import { loadMessagingHooks } from '../observability/hooks.ts';
+import { createRedactingLogger } from '../observability/logger.ts';
 import { SubscriptionPipeline, type PipelineHost } from './pipeline.ts';
 import { assertTopic, isPatternTopic } from './topic.ts';
 import { withTimeout } from './timeout.ts';
@@ -57,8 +59,12 @@ export interface BrokerClientOptions {
   drainTimeoutMs?: number;
   /** pino-compatible. Default silent. */
   logger?: Logger;
-  /** Tracing around publishes and handler attempts (e.g. `MessagingInstrumentation`). Default: none. */
-  hooks?: MessagingHooks;
+  /**
+   * Tracing around publishes and handler attempts. Default: `MessagingInstrumentation` on the
+   * global OpenTelemetry API when `@opentelemetry/api` is installed (a no-op until the app installs
+   * an SDK), none otherwise. false: none. Or own hooks (e.g. on private providers).
+   */
+  hooks?: MessagingHooks | false;
   /** Extra metric listeners (OpenTelemetry, Prometheus, …); `getMetrics()` works without them. */
   metricsRecorder?: MetricsRecorder | MetricsRecorder[];
   /** Distinct topics `getMetrics().byTopic` tracks; later ones are counted under '(other)'. Default 1000. */
@@ -101,7 +107,8 @@ export class BrokerClient implements MessageBroker {
   readonly #publishTimeoutMs: number;
   readonly #drainTimeoutMs: number;
   readonly #breaker: MessageCircuitBreaker | undefined;
-  readonly #hooks: MessagingHooks | undefined;
+  #hooks: MessagingHooks | undefined;
+  readonly #autoHooks: boolean;
   readonly #idempotencyStore: IdempotencyStore | undefined;
   readonly #idempotencyTtlMs: number;
   readonly #subscriptions = new Set<SubscriptionPipeline<never>>();
@@ -116,14 +123,16 @@ export class BrokerClient implements MessageBroker {
     this.transport = transport;
     this.name = transport.name;
     this.capabilities = transport.capabilities;
-    this.logger = options.logger ?? silentLogger;
+    // Handler errors and client-library errors quote connection URLs: mask secrets before any sink.
+    this.logger = options.logger === undefined ? silentLogger : createRedactingLogger(options.logger);
     this.#collector = new MetricsCollector(options.metricsMaxTopics === undefined ? {} : { maxTopics: options.metricsMaxTopics });
     this.#codec = options.codec ?? new JsonCodec(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes });
     this.#publishTimeoutMs = positive(options.publishTimeoutMs, DEFAULT_PUBLISH_TIMEOUT_MS, 'publishTimeoutMs');
     this.#drainTimeoutMs = positive(options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 'drainTimeoutMs');
     this.#idempotencyTtlMs = positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs');
     this.#idempotencyStore = options.idempotencyStore;
-    this.#hooks = options.hooks;
+    this.#hooks = options.hooks || undefined;
+    this.#autoHooks = options.hooks === undefined;
     this.#breaker = toBreaker(options.publishCircuitBreaker, `${this.name} publish`);
     const extra = options.metricsRecorder === undefined ? [] : Array.isArray(options.metricsRecorder) ? options.metricsRecorder : [options.metricsRecorder];
     this.#recorder =
@@ -138,7 +147,9 @@ export class BrokerClient implements MessageBroker {
       recorder: this.#recorder,
       logger: this.logger,
       drainTimeoutMs: this.#drainTimeoutMs,
-      hooks: options.hooks,
+      get hooks() {
+        return client.#hooks;
+      },
       sendRaw: async (message) => {
         await client.#send(message, client.#publishTimeoutMs, undefined, false);
       },
@@ -163,6 +174,8 @@ export class BrokerClient implements MessageBroker {
     this.#connecting ??= (async () => {
       this.#state = 'connecting';
       try {
+        // Loaded on demand: @opentelemetry/api is an optional peer dependency.
+        if (this.#autoHooks) this.#hooks ??= await loadMessagingHooks(this.name);
         await this.transport.connect();
         this.#state = 'connected';
         this.#disconnecting = undefined;
