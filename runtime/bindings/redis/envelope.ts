@@ -18,9 +18,12 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
  * envelope we wrote: the reader slices the payload out as is instead of parsing and re-encoding it.
  */
 const DATA_MARKER = ',"data": ';
+const DEFAULT_CONTENT_TYPE = 'application/json';
 
 export function encodeEnvelope(message: WireMessage): string {
-  let text = `{"specversion":"1.0","id":${quoted(message.messageId)},"source":"contractbus","type":${quotedCached(message.topic)},"time":"${new Date(message.timestamp).toISOString()}","datacontenttype":${quotedCached(message.contentType)}`;
+  let text = `{"specversion":"1.0","id":${quoted(message.messageId)},"source":"contractbus","type":${quotedCached(message.topic)},"time":"${new Date(message.timestamp).toISOString()}"`;
+  // CloudEvents' JSON format reads an absent datacontenttype as application/json: omit the default.
+  if (message.contentType !== DEFAULT_CONTENT_TYPE) text += `,"datacontenttype":${quotedCached(message.contentType)}`;
   if (message.correlationId !== undefined) text += `,"correlationid":${quoted(message.correlationId)}`;
   if (message.key !== undefined) text += `,"partitionkey":${quoted(message.key)}`;
   if (message.priority !== undefined) text += `,"priority":${message.priority}`;
@@ -105,7 +108,7 @@ export function decodeEnvelope(text: string, channel: string, fallbackId: () => 
 }
 
 function fromEvent(event: Envelope, inlineData: Uint8Array | undefined, channel: string, fallbackId: () => string): WireMessage {
-  const contentType = typeof event.datacontenttype === 'string' ? event.datacontenttype : 'application/json';
+  const contentType = typeof event.datacontenttype === 'string' ? event.datacontenttype : DEFAULT_CONTENT_TYPE;
   let body: Uint8Array;
   if (inlineData !== undefined) body = inlineData;
   else if (typeof event.data_base64 === 'string') body = Buffer.from(event.data_base64, 'base64');
@@ -135,7 +138,7 @@ const PREFIX_BYTES = Buffer.from('{"specversion"');
  * (no decode + re-encode); anything not written by us goes through `decodeEnvelope`.
  */
 export function decodeEnvelopeBytes(bytes: Buffer, channel: string, fallbackId: () => string): WireMessage {
-  if (bytes.length > PREFIX_BYTES.length && bytes[bytes.length - 1] === 125 && bytes.subarray(0, PREFIX_BYTES.length).equals(PREFIX_BYTES)) {
+  if (bytes.length > PREFIX_BYTES.length && bytes[bytes.length - 1] === 125 && startsWithPrefix(bytes)) {
     const marker = bytes.indexOf(MARKER_BYTES);
     if (marker > 0) {
       let event: unknown;
@@ -148,6 +151,11 @@ export function decodeEnvelopeBytes(bytes: Buffer, channel: string, fallbackId: 
     }
   }
   return decodeEnvelope(bytes.toString(), channel, fallbackId);
+}
+
+function startsWithPrefix(bytes: Buffer): boolean {
+  for (let i = 0; i < PREFIX_BYTES.length; i++) if (bytes[i] !== PREFIX_BYTES[i]) return false;
+  return true;
 }
 
 function stringRecord(value: unknown): Record<string, string> {
