@@ -371,7 +371,11 @@ class PubSubSubscription implements TransportSubscription {
       this.#head += 1;
       this.#deliver(message, 1);
     }
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+    // Handed-out messages must not stay referenced from the queue (they would never be collected).
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue.splice(0, this.#head);
       this.#head = 0;
     }
@@ -379,33 +383,73 @@ class PubSubSubscription implements TransportSubscription {
 
   #deliver(message: WireMessage, deliveryCount: number): void {
     this.#inFlight += 1;
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      this.#inFlight -= 1;
-      queueMicrotask(() => this.#pump());
-      return true;
-    };
-    const delivery: Delivery = {
-      message,
-      deliveryCount,
-      ack: async () => {
-        settle();
-      },
-      nack: async ({ requeue, delayMs }) => {
-        if (!settle() || !requeue || this.#stopped) return;
-        // Pub/Sub keeps nothing: a requeue can only be honoured in this process (lost if it exits).
-        const timer = setTimeout(() => {
-          this.#timers.delete(timer);
-          if (!this.#stopped) this.#deliver(message, deliveryCount + 1);
-        }, delayMs ?? 0);
-        this.#timers.add(timer);
-      },
-    };
+    const delivery = new PubSubDelivery(message, deliveryCount, this.#owner);
     this.#onDelivery(delivery).catch(() => {
       // The shared layer settles every delivery itself; a rejection here means it could not, so drop it.
-      settle();
+      delivery.drop();
     });
+  }
+
+  /** What a delivery may do to its subscription; one object per subscription, not closures per message. */
+  readonly #owner: DeliveryOwner = {
+    settled: () => {
+      this.#inFlight -= 1;
+      if (!this.#pumpScheduled) {
+        this.#pumpScheduled = true;
+        queueMicrotask(() => {
+          this.#pumpScheduled = false;
+          this.#pump();
+        });
+      }
+    },
+    requeue: (message, deliveryCount, delayMs) => {
+      if (this.#stopped) return;
+      // Pub/Sub keeps nothing: a requeue can only be honoured in this process (lost if it exits).
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (!this.#stopped) this.#deliver(message, deliveryCount + 1);
+      }, delayMs);
+      this.#timers.add(timer);
+    },
+  };
+  #pumpScheduled = false;
+}
+
+interface DeliveryOwner {
+  settled(): void;
+  requeue(message: WireMessage, deliveryCount: number, delayMs: number): void;
+}
+
+const DONE = Promise.resolve();
+
+/** ack/nack are idempotent and mutually exclusive: the first call wins, later ones do nothing. */
+class PubSubDelivery implements Delivery {
+  readonly message: WireMessage;
+  readonly deliveryCount: number;
+  readonly #owner: DeliveryOwner;
+  #settled = false;
+
+  constructor(message: WireMessage, deliveryCount: number, owner: DeliveryOwner) {
+    this.message = message;
+    this.deliveryCount = deliveryCount;
+    this.#owner = owner;
+  }
+
+  ack(): Promise<void> {
+    this.drop();
+    return DONE;
+  }
+
+  nack(options: { requeue: boolean; delayMs?: number }): Promise<void> {
+    if (this.drop() && options.requeue) this.#owner.requeue(this.message, this.deliveryCount, options.delayMs ?? 0);
+    return DONE;
+  }
+
+  /** Settles without requeueing; false when it was settled already. */
+  drop(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#owner.settled();
+    return true;
   }
 }
