@@ -3,7 +3,7 @@
  * - records of a partition are handed out one at a time, in offset order (the next one after the
  *   previous delivery was acked or nacked); partitions run concurrently (up to `prefetch`);
  * - only the contiguous prefix of handled offsets is committed, after the handler settled, batched
- *   every `commitIntervalMs` and at the end of every batch;
+ *   every `commitIntervalMs` and on close;
  * - a revoked partition stops at once: its pending commits are dropped and acks for it become
  *   no-ops (the new owner starts from the last commit: at-least-once, never a gap);
  * - Kafka cannot redeliver one record, so `nack({ requeue: true, delayMs })` redelivers in process,
@@ -140,7 +140,8 @@ export class ConsumerRunner {
     } finally {
       this.#busy.delete(context);
     }
-    if (this.#options.autoCommit) await this.flushCommits();
+    // Commits stay on their timer (commitIntervalMs): awaiting one per batch would add a broker
+    // round trip to every batch, and a revoked partition is never committed anyway.
   };
 
   async #handle(record: IncomingRecord, state: PartitionState, context: BatchContext): Promise<boolean> {

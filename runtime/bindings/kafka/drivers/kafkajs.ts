@@ -279,9 +279,9 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
         if (!context.isStale()) payload.resolveOffset(offset);
       },
     };
-    const limit = this.#spec.maxPollRecords;
-    const messages = batch.messages.length > limit ? batch.messages.slice(0, limit) : batch.messages;
-    const records: IncomingRecord[] = messages.map((m) => ({
+    // The whole batch: kafkajs decodes a full fetch response each time, so cutting it at
+    // maxPollRecords would fetch and decode the rest again (batches are bounded by bytes instead).
+    const records: IncomingRecord[] = batch.messages.map((m) => ({
       topic: batch.topic,
       partition: batch.partition,
       offset: m.offset,
