@@ -476,39 +476,24 @@ class StreamSubscription implements TransportSubscription {
       void this.#xack(entry.id).catch(() => undefined);
       return;
     }
-    const message = messageFromEntry(this.topic, entry.id, entry.fields);
+    const delivery = new StreamDelivery(messageFromEntry(this.topic, entry.id, entry.fields), entry.id, deliveryCount, this.#owner);
     this.#inFlight += 1;
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      this.#inFlight -= 1;
-      this.#signal();
-      return true;
-    };
-    const delivery: Delivery = {
-      message,
-      deliveryCount,
-      ack: async () => {
-        if (!settle()) return;
-        await this.#xack(entry.id);
-      },
-      nack: async ({ requeue, delayMs }) => {
-        if (!settle()) return;
-        if (!requeue) {
-          // The shared layer dead-lettered it (or chose to drop it): remove it from the pending list.
-          await this.#xack(entry.id);
-          return;
-        }
-        this.#requeue(entry.id, deliveryCount, delayMs ?? 0);
-      },
-    };
     this.#onDelivery(delivery).catch((error: unknown) => {
       // Not settled by the shared layer: leave the entry pending so XAUTOCLAIM redelivers it.
       this.#lastError = messageOf(error);
-      settle();
+      delivery.release();
     });
   }
+
+  /** What a delivery may do to its subscription; one object per subscription, not closures per message. */
+  readonly #owner: StreamDeliveryOwner = {
+    settled: () => {
+      this.#inFlight -= 1;
+      this.#signal();
+    },
+    ack: (id) => this.#xack(id),
+    requeue: (id, deliveryCount, delayMs) => this.#requeue(id, deliveryCount, delayMs),
+  };
 
   #requeue(id: string, deliveryCount: number, delayMs: number): void {
     if (this.#closed) return;
@@ -633,5 +618,49 @@ class StreamSubscription implements TransportSubscription {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
+  }
+}
+
+interface StreamDeliveryOwner {
+  settled(): void;
+  ack(id: string): Promise<void>;
+  requeue(id: string, deliveryCount: number, delayMs: number): void;
+}
+
+const DONE = Promise.resolve();
+
+/** ack/nack are idempotent and mutually exclusive: the first call wins, later ones do nothing. */
+class StreamDelivery implements Delivery {
+  readonly message: WireMessage;
+  readonly deliveryCount: number;
+  readonly #id: string;
+  readonly #owner: StreamDeliveryOwner;
+  #settled = false;
+
+  constructor(message: WireMessage, id: string, deliveryCount: number, owner: StreamDeliveryOwner) {
+    this.message = message;
+    this.deliveryCount = deliveryCount;
+    this.#id = id;
+    this.#owner = owner;
+  }
+
+  ack(): Promise<void> {
+    return this.release() ? this.#owner.ack(this.#id) : DONE;
+  }
+
+  nack(options: { requeue: boolean; delayMs?: number }): Promise<void> {
+    if (!this.release()) return DONE;
+    // requeue false: the shared layer dead-lettered it (or chose to drop it): off the pending list.
+    if (!options.requeue) return this.#owner.ack(this.#id);
+    this.#owner.requeue(this.#id, this.deliveryCount, options.delayMs ?? 0);
+    return DONE;
+  }
+
+  /** Frees the slot, leaving the entry pending in Redis; false when it was settled already. */
+  release(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#owner.settled();
+    return true;
   }
 }

@@ -76,21 +76,22 @@ describe('Redis Streams faults: crash, stall (private durable redis-server)', ()
 
   it('every round trip is bounded: a stalled Redis (CLIENT PAUSE) times the publish out; retryOnTimeout tries once more', async () => {
     const admin = new Redis(server.port, '127.0.0.1');
-    const strict = new RedisStreamsTransport({ url: server.url, commandTimeoutMs: 100 });
-    const patient = new RedisStreamsTransport({ url: server.url, commandTimeoutMs: 100, retryOnTimeout: true });
+    const strict = new RedisStreamsTransport({ url: server.url, commandTimeoutMs: 250 });
+    const patient = new RedisStreamsTransport({ url: server.url, commandTimeoutMs: 250, retryOnTimeout: true });
     await strict.connect();
     await patient.connect();
     const topic = unique('stalled');
 
-    await admin.client('PAUSE', 400, 'WRITE');
+    await admin.client('PAUSE', 1500, 'WRITE');
     const started = Date.now();
     const error = await strict.send(wire(topic, 1), { timeoutMs: 10_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TimeoutError);
     expect(String((error as Error).message)).toMatch(/Redis: XADD to stream ".*" got no reply from .* in time.*commandTimeoutMs/);
-    expect(Date.now() - started).toBeLessThan(400);
+    expect(Date.now() - started).toBeLessThan(1500);
 
     await admin.client('UNPAUSE');
-    await admin.client('PAUSE', 150, 'WRITE');
+    // Paused longer than one timeout, shorter than two: the retry lands once Redis resumes.
+    await admin.client('PAUSE', 350, 'WRITE');
     await expect(patient.send(wire(topic, 2), { timeoutMs: 10_000 })).resolves.toMatchObject({ offset: expect.stringMatching(/^\d+-\d+$/) });
     // The timed-out attempts still reached Redis once it resumed: at-least-once, possibly twice.
     await waitFor(async () => (await admin.xlen(topic)) >= 2, 5000, 'entries after the pause');
