@@ -219,6 +219,10 @@ function emitBase(schema: Obj, ctx: Context, pointer: string): Expr {
   if ('const' in schema) return { code: constExpr(schema['const'], pointer), forward: false };
   if (Array.isArray(schema['enum'])) return { code: enumExpr(schema['enum'], pointer), forward: false };
 
+  // Plain-object allOf (the usual "base + variant" inheritance) becomes one object: exact, better types.
+  const merged = mergedAllOf(schema, ctx);
+  if (merged) return emitBase(merged, ctx, pointer);
+
   const parts: Expr[] = [];
   const combinator = schema['oneOf'] ?? schema['anyOf'];
   if (Array.isArray(combinator)) parts.push(unionExpr(schema, combinator as JsonSchema[], ctx, `${pointer}/${'oneOf' in schema ? 'oneOf' : 'anyOf'}`));
@@ -465,7 +469,10 @@ function unionExpr(schema: Obj, members: JsonSchema[], ctx: Context, pointer: st
   if (members.length === 1) return emitted[0] as Expr;
   const forward = emitted.some((e) => e.forward);
   const list = emitted.map((e) => e.code).join(', ');
-  const resolved = members.map((m) => resolve(m, ctx));
+  const resolved = members.map((m) => {
+    const target = resolve(m, ctx);
+    return isObj(target) && Array.isArray(target['allOf']) ? (mergedAllOf(target, ctx) ?? target) : target;
+  });
   const objectMembers = emitted.every((e, i) => !e.forward && (e.isObject || isPlainObjectRef(members[i] as JsonSchema, ctx)));
   if (objectMembers) {
     const candidates = discriminatorOf(schema) !== undefined ? [discriminatorOf(schema) as string] : commonProperties(resolved);
@@ -484,7 +491,7 @@ function isPlainObjectRef(member: JsonSchema, ctx: Context): boolean {
   if (!isObj(member) || refKey(member) === undefined) return false;
   if (member['nullable'] === true || 'default' in member) return false;
   const target = resolve(member, ctx);
-  return isPlainObject(target);
+  return isPlainObject(target) || (isObj(target) && mergedAllOf(target, ctx) !== undefined && target['nullable'] !== true && !('default' in target));
 }
 
 function isPlainObject(schema: JsonSchema): boolean {
@@ -501,23 +508,35 @@ function commonProperties(members: JsonSchema[]): string[] {
   return Object.keys(first['properties']).filter((p) => members.every((m) => pinnedValue(m, p) !== undefined));
 }
 
+/**
+ * `allOf` whose members are all plain objects (inline or named, not recursive) as one object schema;
+ * `undefined` when they are not. The schema's own properties (next to `allOf`) join in.
+ */
+function mergedAllOf(schema: Obj, ctx: Context): Obj | undefined {
+  const members = schema['allOf'];
+  if (!Array.isArray(members) || members.length === 0) return undefined;
+  if (['oneOf', 'anyOf', 'not', 'const', 'enum', '$ref'].some((k) => k in schema)) return undefined;
+  const own: Obj[] = isObj(schema['properties']) || Array.isArray(schema['required']) ? [{ type: 'object', properties: schema['properties'] ?? {}, required: schema['required'] ?? [] }] : [];
+  const resolved = (members as JsonSchema[]).map((m) => (isObj(m) && refKey(m) !== undefined && !isForwardRef(m, ctx) ? resolve(m, ctx) : m));
+  const flattened = resolved.map((m) => (isObj(m) && Array.isArray(m['allOf']) ? (mergedAllOf(m, ctx) ?? m) : m));
+  const all = [...flattened, ...own];
+  if (!all.every((m) => isPlainObject(m) && !hasForwardRefs(m, ctx))) return undefined;
+  const merged: Obj = { type: 'object', properties: {}, required: [] as string[] };
+  let additional: unknown;
+  for (const member of all as Obj[]) {
+    Object.assign(merged['properties'] as Obj, member['properties']);
+    (merged['required'] as string[]).push(...(Array.isArray(member['required']) ? member['required'] : []));
+    if (member['additionalProperties'] === false) additional = false;
+    else if (additional === undefined && member['additionalProperties'] !== undefined) additional = member['additionalProperties'];
+  }
+  merged['required'] = [...new Set(merged['required'] as string[])];
+  if (additional !== undefined) merged['additionalProperties'] = additional;
+  if (typeof schema['description'] === 'string') merged['description'] = schema['description'];
+  return merged;
+}
+
 function allOfExpr(members: JsonSchema[], ctx: Context, pointer: string): Expr {
   if (members.length === 0) return { code: 'z.unknown()', forward: false };
-  // Plain object members (inline or named, not recursive) merge into one object: better types, exact.
-  const resolved = members.map((m) => (isObj(m) && refKey(m) !== undefined && !isForwardRef(m, ctx) ? resolve(m, ctx) : m));
-  if (resolved.every((m) => isPlainObject(m) && !hasForwardRefs(m, ctx))) {
-    const merged: Obj = { type: 'object', properties: {}, required: [] as string[] };
-    let additional: unknown;
-    for (const member of resolved as Obj[]) {
-      Object.assign(merged['properties'] as Obj, member['properties']);
-      (merged['required'] as string[]).push(...(Array.isArray(member['required']) ? member['required'] : []));
-      if (member['additionalProperties'] === false) additional = false;
-      else if (additional === undefined && member['additionalProperties'] !== undefined) additional = member['additionalProperties'];
-    }
-    merged['required'] = [...new Set(merged['required'] as string[])];
-    if (additional !== undefined) merged['additionalProperties'] = additional;
-    return emit(merged, ctx, pointer);
-  }
   const emitted = members.map((m, i) => emit(m, ctx, `${pointer}/${i}`));
   if (emitted.length === 1) return emitted[0] as Expr;
   return {

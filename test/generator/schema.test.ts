@@ -81,6 +81,22 @@ const rows: Row[] = [
     reject: [{ type: 'c' }, { type: 'a', x: 1 }],
     emits: 'z.discriminatedUnion("type"',
   },
+  {
+    name: 'discriminated union of allOf "base + variant" members',
+    schema: {
+      oneOf: [
+        { allOf: [ref('Base'), { type: 'object', required: ['kind', 'radius'], properties: { kind: { const: 'circle' }, radius: { type: 'number' } } }] },
+        ref('Square'),
+      ],
+    },
+    defs: {
+      Base: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+      Square: { allOf: [ref('Base')], required: ['kind', 'side'], properties: { kind: { const: 'square' }, side: { type: 'number' } } },
+    },
+    accept: [{ id: 'a', kind: 'circle', radius: 1 }, { id: 'b', kind: 'square', side: 2 }],
+    reject: [{ kind: 'circle', radius: 1 }, { id: 'a', kind: 'square', radius: 1 }, { id: 'a', kind: 'triangle' }],
+    emits: 'z.discriminatedUnion("kind"',
+  },
   { name: 'nullable via type array', schema: { type: ['string', 'null'] }, accept: ['a', null], reject: [1, undefined], emits: '.nullable()' },
   { name: 'nullable: true (OpenAPI 3.0 style)', schema: { type: 'integer', nullable: true }, accept: [1, null], reject: ['1'] },
   { name: 'multiple types', schema: { type: ['string', 'number'] }, accept: ['a', 1.5], reject: [true] },
