@@ -48,8 +48,8 @@ function isIdentifierText(text: string): boolean {
 export function pascalCase(text: string, fallback = 'Unnamed'): string {
   const parts = words(text);
   let name = parts.map((w) => (/^\p{Lu}+$/u.test(w) && w.length > 1 ? capitalise(w.toLowerCase()) : capitalise(w))).join('');
-  if (!name || !isIdentifierText(name)) name = fallback;
   if (/^\p{Nd}/u.test(name)) name = `_${name}`;
+  if (!name || !isIdentifierText(name)) name = fallback;
   return name;
 }
 
