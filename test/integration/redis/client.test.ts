@@ -155,6 +155,42 @@ describe('RedisStreamsClient', () => {
   });
 });
 
+describe('reply shapes', () => {
+  for (const [label, options] of [
+    ['RESP2', { protocol: 2 }],
+    ['RESP3 with replyMapping resp3', { protocol: 3, replyMapping: 'resp3' }],
+  ] as const) {
+    it(`Streams retries, health and Pub/Sub patterns work over ${label}`, async () => {
+      const borrowed = new Redis(REDIS_URL, options);
+      const streams = new RedisStreamsClient({ client: borrowed, blockMs: 200 });
+      await streams.connect();
+      const topic = unique('shapes');
+      cleanup.push(topic);
+      const attempts: number[] = [];
+      await streams.subscribe(topic, (_m, meta) => {
+        attempts.push(meta.attempt);
+        if (meta.attempt < 2) throw new Error('once more');
+      }, { group: 'g', retryDelay: 10 });
+      await streams.publish(topic, { n: 1 });
+      await waitFor(() => attempts.length === 2);
+      await waitFor(async () => {
+        const subs = ((await streams.healthCheck()).details.transport as { subscriptions: Array<{ pending?: number; lag?: number }> }).subscriptions;
+        return subs[0]?.pending === 0 && subs[0]?.lag === 0;
+      }, 5000, 'pending and lag read from XINFO');
+      await streams.disconnect();
+
+      const pubsub = new RedisPubSubClient({ redisOptions: options });
+      await pubsub.connect();
+      const seen: string[] = [];
+      await pubsub.subscribePattern(`${topic}.*`, (_m, meta) => void seen.push(meta.topic));
+      await pubsub.publish(`${topic}.x`, 1);
+      await waitFor(() => seen.length === 1);
+      await pubsub.disconnect();
+      await borrowed.quit();
+    });
+  }
+});
+
 describe('connect(url)', () => {
   it('redis:// gives Pub/Sub, redis+streams:// gives Streams', async () => {
     const pubsub = await connect(REDIS_URL);
