@@ -16,6 +16,18 @@ describe('input formats', () => {
     expect(files.map((f) => f.path)).toEqual(['synthetic/schemas.ts', 'synthetic/client.ts', 'synthetic/index.ts']);
   });
 
+  it('applies message and operation traits (the Streetlights example shape)', async () => {
+    const { model } = await generateFiles(path.join(repoRoot, 'test/generator/fixtures/streetlights.yaml'));
+    expect(model.clientFactory).toBe('createStreetlightsKafkaApiClient');
+    expect(model.operations.map((o) => [o.functionName, o.action, o.paramNames, o.headersType])).toEqual([
+      ['receiveLightMeasurement', 'receive', ['streetlightId'], 'LightMeasuredHeaders'],
+      ['turnOn', 'send', ['streetlightId'], 'TurnOnHeaders'],
+    ]);
+    const headers = model.schemas.find((s) => s.identifier === 'LightMeasuredHeaders');
+    expect(headers?.zod).toContain('"my-app-header": z.int().gte(0).lte(100).optional()');
+    expect(model.operations[0]?.bindings).toEqual({ kafka: { clientId: { type: 'string', enum: ['my-app-id'] } } });
+  });
+
   it('AsyncAPI 3.1 gives the same model as 3.0 (and 2.6)', async () => {
     const dir = await freshDir('formats-31');
     await cp(path.join(repoRoot, 'asyncapi/schemas'), path.join(dir, 'schemas'), { recursive: true });

@@ -46,6 +46,7 @@ describe('generated code type-checks', () => {
     }
     await generateInto(path.join(dir, 'hostile'), fixturePath('hostile.yaml'));
     await generateInto(path.join(dir, 'fixtures'), fixturePath('param-default.yaml'));
+    await generateInto(path.join(dir, 'fixtures'), fixturePath('streetlights.yaml'));
     const typeLevel = path.join(repoRoot, 'test/generator/type-level');
     await import('node:fs/promises').then((fs) => fs.mkdir(path.join(dir, 'type-level'), { recursive: true }));
     for (const file of await readdir(typeLevel)) {
