@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
 import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
 import { HEADER } from '../../core/headers.ts';
-import { RedisConnections, messageOf, redisError } from './connection.ts';
+import { RedisConnections, connectionNameFor, messageOf, redisError } from './connection.ts';
 import { decodeEnvelopeBytes, encodeEnvelope } from './envelope.ts';
 import { compilePattern, isPattern } from './pattern.ts';
 import type { TopicPattern } from './pattern.ts';
@@ -54,6 +54,8 @@ export class RedisPubSubTransport implements Transport {
   #gapCount = 0;
   #unheard = 0;
   #outputBufferDisconnects: number | undefined;
+  /** Unique, so CLIENT LIST finds this subscriber's output buffer among everyone's. */
+  readonly #subscriberName = `pubsub:${process.pid}-${randomUUID().slice(0, 8)}`;
   #disconnectedAt: number | undefined;
   #disconnectReason = 'connection closed';
   #closing = false;
@@ -162,6 +164,12 @@ export class RedisPubSubTransport implements Transport {
         `Redis Pub/Sub subscriber was cut off for ${gap.to - gap.from} ms at ${new Date(gap.from).toISOString()} (${gap.reason}); messages published meanwhile to ${gap.subscriptions.join(', ')} were lost (at-most-once)`,
       );
     }
+    const buffer = this.#subscriber && subscriberStatus === 'ready' ? await this.#outputBuffer() : undefined;
+    if (buffer?.limitBytes && buffer.bytes >= buffer.limitBytes / 2) {
+      issues.push(
+        `Redis Pub/Sub subscriber output buffer holds ${buffer.bytes} bytes, ${Math.round((buffer.bytes / buffer.limitBytes) * 100)} % of client-output-buffer-limit pubsub (${buffer.limitBytes}): Redis will cut it off (losing messages) if it keeps falling behind`,
+      );
+    }
     const subscriptions: Array<{ topic: string; buffered: number; inFlight: number; dropped: number }> = [];
     for (const set of [...this.#byChannel.values(), ...this.#byGlob.values()]) {
       for (const sub of set) {
@@ -188,6 +196,7 @@ export class RedisPubSubTransport implements Transport {
         gaps: this.#gapCount,
         lastGap: this.#gaps.at(-1),
         publishedWithNoSubscriber: this.#unheard,
+        subscriberOutputBuffer: buffer,
       },
     };
   }
@@ -198,7 +207,7 @@ export class RedisPubSubTransport implements Transport {
   }
 
   async #subscriberConnection(): Promise<RedisConnection> {
-    this.#subscriberReady ??= this.connections.duplicate('pubsub', { autoResubscribe: true }).then(async (connection) => {
+    this.#subscriberReady ??= this.connections.duplicate(this.#subscriberName, { autoResubscribe: true }).then(async (connection) => {
       this.#subscriber = connection;
       this.#listen(connection);
       await this.#readOutputBufferDisconnects();
@@ -274,6 +283,34 @@ export class RedisPubSubTransport implements Transport {
       this.#onGap?.(gap);
     } catch {
       // A listener's failure must not break the subscriber.
+    }
+  }
+
+  /**
+   * What Redis holds for this subscriber right now (CLIENT LIST omem) against the pubsub
+   * output-buffer limit (the soft one, which cuts a client off after its grace period). Undefined
+   * where CLIENT LIST / CONFIG GET are not allowed.
+   */
+  async #outputBuffer(): Promise<{ bytes: number; limitBytes: number | undefined } | undefined> {
+    try {
+      const command = this.connections.command;
+      const list = String(await this.connections.timed(command.call('CLIENT', 'LIST', 'TYPE', 'pubsub')));
+      const name = connectionNameFor(this.#subscriberName);
+      const line = list.split('\n').find((l) => l.includes(` name=${name} `));
+      const omem = line ? /\bomem=(\d+)/.exec(line) : null;
+      if (!omem) return undefined;
+      let limitBytes: number | undefined;
+      try {
+        const config = (await this.connections.timed(command.call('CONFIG', 'GET', 'client-output-buffer-limit'))) as unknown;
+        const text = Array.isArray(config) ? String(config[1] ?? '') : typeof config === 'object' && config ? String(Object.values(config)[0] ?? '') : '';
+        const match = /pubsub (\d+) (\d+) \d+/.exec(text);
+        if (match) limitBytes = Number(match[2]) > 0 ? Number(match[2]) : Number(match[1]) || undefined;
+      } catch {
+        limitBytes = undefined;
+      }
+      return { bytes: Number(omem[1]), limitBytes };
+    } catch {
+      return undefined;
     }
   }
 

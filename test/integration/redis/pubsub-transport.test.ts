@@ -138,6 +138,19 @@ describe('Redis Pub/Sub gaps (private redis-server)', () => {
     wipe(server.dir);
   });
 
+  it('health shows how full the subscriber output buffer is against the pubsub limit', async () => {
+    const admin = new Redis(server.port, '127.0.0.1');
+    await admin.config('SET', 'client-output-buffer-limit', 'pubsub 64mb 16mb 60');
+    const transport = new RedisPubSubTransport({ url: server.url });
+    await transport.connect();
+    const sub = await transport.consume({ topic: unique('watched'), group: undefined, prefetch: 10, startFrom: 'latest' }, async (d) => d.ack());
+    const details = (await transport.health()).details;
+    expect(details.subscriberOutputBuffer).toEqual({ bytes: expect.any(Number), limitBytes: 16 * 1024 * 1024 });
+    await sub.close();
+    await transport.close();
+    await admin.quit();
+  });
+
   it('a subscriber cut off by client-output-buffer-limit reconnects, resubscribes and reports the gap', async () => {
     const admin = new Redis(server.port, '127.0.0.1');
     await admin.config('SET', 'client-output-buffer-limit', 'pubsub 64kb 32kb 1');
