@@ -153,11 +153,12 @@ export class KafkaTransport implements Transport {
   async sendBatch(messages: WireMessage[], options: { timeoutMs: number; signal?: AbortSignal; partition?: number }): Promise<Array<{ partition: number; offset: string }>> {
     if (messages.length === 0) return [];
     options.signal?.throwIfAborted();
-    const topics = [...new Set(messages.map((m) => m.topic))];
+    const topics = messages.length === 1 ? [messages[0]!.topic] : [...new Set(messages.map((m) => m.topic))];
     const deadline = Date.now() + options.timeoutMs;
     try {
-      const driver = await withTimeout(this.#connected(), options.timeoutMs, 'connect');
-      await this.ensureTopics(topics, Math.max(1, deadline - Date.now()));
+      // Hot path: connected and every topic known — no extra awaits or timers.
+      const driver = this.#driver ?? (await withTimeout(this.#connected(), options.timeoutMs, 'connect'));
+      if (this.options.autoCreateTopics && topics.some((t) => !this.#knownTopics.has(t))) await this.ensureTopics(topics, Math.max(1, deadline - Date.now()));
       const produced = await driver.produce(
         messages.map((m) => toRecord(m, options.partition)),
         { acks: this.options.acks, timeoutMs: Math.max(1, deadline - Date.now()) },

@@ -7,7 +7,7 @@
  * offsets are done, so a batch cut short by a rebalance is fetched again from the first unhandled
  * record, and we can heartbeat while a slow handler runs.
  */
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaConfig, Message, Producer, SASLOptions } from 'kafkajs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type {
   BatchContext,
@@ -92,6 +92,12 @@ class KafkajsDriver implements KafkaDriver {
   }
 
   async produce(records: OutgoingRecord[], options: { acks: -1 | 0 | 1; timeoutMs: number }): Promise<ProducedRecord[]> {
+    const single = records.length === 1 ? records[0] : undefined;
+    if (single) {
+      // The publish path: one record, one send, its own offset.
+      const [meta] = await withTimeout(this.#producer.send({ topic: single.topic, acks: options.acks, timeout: options.timeoutMs, messages: [toMessage(single)] }), options.timeoutMs, `produce to "${single.topic}"`);
+      return [{ topic: single.topic, partition: meta?.partition ?? single.partition ?? 0, offset: meta?.baseOffset ?? meta?.offset ?? '-1' }];
+    }
     // One send per topic; kafkajs returns one entry per partition written (baseOffset of the batch).
     const byTopic = new Map<string, Array<{ record: OutgoingRecord; index: number }>>();
     records.forEach((record, index) => {
@@ -107,13 +113,7 @@ class KafkajsDriver implements KafkaDriver {
             topic,
             acks: options.acks,
             timeout: options.timeoutMs,
-            messages: list.map(({ record }) => ({
-              key: record.key ?? null,
-              value: Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
-              headers: record.headers,
-              timestamp: String(record.timestamp),
-              ...(record.partition === undefined ? {} : { partition: record.partition }),
-            })),
+            messages: list.map(({ record }) => toMessage(record)),
           }),
           options.timeoutMs,
           `produce to "${topic}"`,
@@ -329,6 +329,17 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
       this.#onClosed();
     }
   }
+}
+
+function toMessage(record: OutgoingRecord): Message {
+  const message: Message = {
+    key: record.key ?? null,
+    value: Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
+    headers: record.headers,
+    timestamp: String(record.timestamp),
+  };
+  if (record.partition !== undefined) message.partition = record.partition;
+  return message;
 }
 
 function decodeHeaders(headers: Record<string, Buffer | string | Array<Buffer | string> | undefined> | undefined): Record<string, string> {
