@@ -233,6 +233,7 @@ class StreamSubscription implements TransportSubscription {
   /** Own pending entries to read first (a stable consumer name resuming after a restart). */
   #historyCursor: string | undefined;
   #claimCursor = '0-0';
+  #claimSteps = 0;
   #nextClaimAt = 0;
   /** Requeued entries whose delay has passed, waiting for a free slot: id → previous delivery count. */
   readonly #ready = new Map<string, number>();
@@ -444,7 +445,11 @@ class StreamSubscription implements TransportSubscription {
     );
     const { cursor, entries, deleted } = autoclaimReply(reply);
     this.#claimCursor = cursor;
+    // One pass over the pending list per interval, in steps of COUNT × 10 entries; a long list of
+    // entries that are not idle yet must not turn into back-to-back scans (one step per read then).
+    this.#claimSteps = cursor === '0-0' ? 0 : this.#claimSteps + 1;
     if (cursor === '0-0') this.#nextClaimAt = Date.now() + this.#settings.claimIntervalMs;
+    else if (entries.length === 0 && this.#claimSteps % 10 === 0) this.#nextClaimAt = Date.now() + this.#settings.blockMs;
     this.#trimmedWhilePending += deleted.length;
     this.#reclaimed += entries.length;
     await this.#handOutWithCounts(entries);
