@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisStreamsTransport } from '../../../runtime/bindings/redis/streams-transport.ts';
 import type { WireMessage } from '../../../runtime/core/transport.ts';
-import { TimeoutError } from '../../../runtime/core/errors.ts';
+import { ConnectionError, TimeoutError } from '../../../runtime/core/errors.ts';
+import { RedisPubSubClient, RedisStreamsClient } from '../../../runtime/bindings/redis/index.ts';
 import { privateRedis, unique, waitFor, wipe } from './support.ts';
 
 const encoder = new TextEncoder();
@@ -98,5 +99,24 @@ describe('Redis Streams faults: crash, stall (private durable redis-server)', ()
     await strict.close();
     await patient.close();
     await admin.quit();
+  });
+
+  it('disconnect() while Redis is down returns promptly and rejects what still waited to be published', async () => {
+    const streams = new RedisStreamsClient({ url: server.url, reconnectDelay: 50 });
+    const pubsub = new RedisPubSubClient({ url: server.url, reconnectDelay: 50 });
+    await streams.connect();
+    await pubsub.connect();
+    const topic = unique('down-close');
+    await streams.subscribe(topic, () => undefined, { group: 'g' });
+    await streams.subscribe(topic, () => undefined);
+    await pubsub.subscribe(topic, () => undefined);
+    await server.kill();
+    await waitFor(() => streams.redis.connections.status !== 'ready', 5000, 'disconnect noticed');
+    const waiting = streams.publish(topic, 'held while down', { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    const started = Date.now();
+    await Promise.all([streams.disconnect({ timeoutMs: 1000 }), pubsub.disconnect({ timeoutMs: 1000 })]);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await waiting).toBeInstanceOf(ConnectionError);
+    await server.start();
   });
 });
