@@ -129,5 +129,7 @@ export interface KafkaDriver {
   topicOffsets(topic: string, options: { timeoutMs: number }): Promise<PartitionOffsets[]>;
   /** Committed offsets of a group; partitions without a commit are left out. */
   committedOffsets(groupId: string, topic: string, options: { timeoutMs: number }): Promise<Map<number, string>>;
+  /** Deletes an empty consumer group and its committed offsets (private groups on close). */
+  deleteGroup(groupId: string, options: { timeoutMs: number }): Promise<void>;
   startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer>;
 }

@@ -53,6 +53,8 @@ interface ActiveSubscription {
   privateGroup: boolean;
   runner: ConsumerRunner;
   consumer: DriverGroupConsumer;
+  /** Set when the driver gave up on the consumer (it will not restart by itself). */
+  stopped: string | undefined;
 }
 
 export class KafkaTransport implements Transport {
@@ -229,10 +231,14 @@ export class KafkaTransport implements Transport {
     await this.ensureTopics(o.enableDlq ? [spec.topic, deadLetterTopic] : [spec.topic]);
 
     // 'latest' for a private (brand-new) group means from now: pin the current end offsets.
-    const initialOffsets =
-      spec.startFrom === 'latest' && privateGroup
-        ? (await driver.topicOffsets(spec.topic, { timeoutMs: o.requestTimeoutMs })).map((p) => ({ topic: spec.topic, partition: p.partition, offset: p.high }))
-        : undefined;
+    let initialOffsets: Array<{ topic: string; partition: number; offset: string }> | undefined;
+    if (spec.startFrom === 'latest' && privateGroup) {
+      try {
+        initialOffsets = (await driver.topicOffsets(spec.topic, { timeoutMs: o.requestTimeoutMs })).map((p) => ({ topic: spec.topic, partition: p.partition, offset: p.high }));
+      } catch (error) {
+        throw new ConnectionError(`Kafka (${driver.name}): cannot read the end offsets of "${spec.topic}": ${messageOf(error)}`, { broker: 'kafka', topic: spec.topic, cause: error });
+      }
+    }
     const sessionTimeoutMs = overrides.sessionTimeoutMs ?? o.sessionTimeoutMs;
     const heartbeatIntervalMs = overrides.heartbeatIntervalMs ?? Math.min(o.heartbeatIntervalMs, Math.floor(sessionTimeoutMs / 3));
     const runner = new ConsumerRunner({
@@ -249,6 +255,8 @@ export class KafkaTransport implements Transport {
         this.#logger.warn({ broker: 'kafka', topic: spec.topic, group: groupId, err: error }, context);
       },
     });
+    const failure: { stopped: string | undefined } = { stopped: undefined };
+    let active: ActiveSubscription | undefined;
     let consumer: DriverGroupConsumer;
     try {
       consumer = await driver.startGroupConsumer({
@@ -266,6 +274,8 @@ export class KafkaTransport implements Transport {
         onRevoked: runner.onRevoked,
         onError: (error, willRestart) => {
           this.#lastError = `consumer of "${spec.topic}" (group "${groupId}"): ${error.message}`;
+          failure.stopped = willRestart ? undefined : error.message;
+          if (active) active.stopped = failure.stopped;
           this.#logger.error({ broker: 'kafka', topic: spec.topic, group: groupId, willRestart, err: error }, 'Kafka consumer failed');
         },
       });
@@ -283,14 +293,17 @@ export class KafkaTransport implements Transport {
         hint: 'Check the broker is up and the group coordinator is available (first joins can take seconds)',
       });
     }
-    const active: ActiveSubscription = { topic: spec.topic, groupId, privateGroup, runner, consumer };
-    this.#subscriptions.add(active);
+    active = { topic: spec.topic, groupId, privateGroup, runner, consumer, stopped: failure.stopped };
+    const subscription = active;
+    this.#subscriptions.add(subscription);
     return {
       pause: () => runner.pause(),
       resume: () => runner.resume(),
       close: async () => {
-        this.#subscriptions.delete(active);
+        this.#subscriptions.delete(subscription);
         await runner.close();
+        // A private group is never joined again: remove it rather than leave it to expire (7 days).
+        if (privateGroup) await driver.deleteGroup(groupId, { timeoutMs: Math.min(5_000, o.requestTimeoutMs) }).catch(() => undefined);
       },
     };
   }
@@ -347,6 +360,10 @@ export class KafkaTransport implements Transport {
       for (const s of this.#subscriptions) {
         const assignment = s.consumer.assignment();
         const group: Record<string, unknown> = { topic: s.topic, groupId: s.groupId, memberId: s.consumer.memberId(), assignment, lastCommitError: s.runner.lastCommitError };
+        if (s.stopped) {
+          group['stopped'] = s.stopped;
+          issues.push(`Kafka: the consumer of "${s.topic}" (group "${s.groupId}") stopped: ${s.stopped}. Close and subscribe again`);
+        }
         if (assignment.length === 0) group['note'] = 'no partitions assigned (more consumers than partitions, or rebalancing)';
         try {
           group['lag'] = await this.lag(s.groupId, s.topic, timeoutMs);

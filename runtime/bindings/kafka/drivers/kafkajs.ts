@@ -164,6 +164,10 @@ class KafkajsDriver implements KafkaDriver {
     return out;
   }
 
+  async deleteGroup(groupId: string, options: { timeoutMs: number }): Promise<void> {
+    await withTimeout(this.#admin.deleteGroups([groupId]), options.timeoutMs, `delete group "${groupId}"`);
+  }
+
   async startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer> {
     const consumer = new KafkajsGroupConsumer(this.#lib, this.#kafka, spec, () => this.#consumers.delete(consumer));
     this.#consumers.add(consumer);

@@ -230,6 +230,10 @@ class PlatformaticDriver implements KafkaDriver {
     );
   }
 
+  async deleteGroup(groupId: string, options: { timeoutMs: number }): Promise<void> {
+    await withTimeout(this.#admin.deleteGroups({ groups: [groupId] }), options.timeoutMs, `delete group "${groupId}"`);
+  }
+
   async startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer> {
     // A brand-new group: commit its start offsets with the admin API before anyone joins.
     if (spec.initialOffsets && spec.initialOffsets.length > 0) await this.#setGroupOffsets(spec.groupId, spec.initialOffsets, { timeoutMs: this.#options.requestTimeoutMs });
