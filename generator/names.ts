@@ -131,3 +131,9 @@ export function valueLiteral(value: unknown): string {
   if (entries.length === 0) return '{}';
   return `{ ${entries.map(([k, v]) => `${propertyKey(k)}: ${valueLiteral(v)}`).join(', ')} }`;
 }
+
+/** `valueLiteral` with one array element per line (for readable generated tables). */
+export function listLiteral(values: unknown[], indent: string): string {
+  if (values.length === 0) return '[]';
+  return `[\n${values.map((v) => `${indent}  ${valueLiteral(v)},`).join('\n')}\n${indent}]`;
+}

@@ -8,6 +8,15 @@ export const shopContract = {
   title: "Shop",
   version: "1.2.0",
   id: "urn:contractbus:example:shop",
+  channels: [
+    { address: "orders.{orderId}.status", parameters: ["orderId"] },
+    { address: "shop.payments", parameters: [] },
+  ],
+  operations: [
+    { id: "onOrderStatus", function: "onOrderStatus", action: "receive", address: "orders.{orderId}.status", messages: ["OrderStatusChanged"] },
+    { id: "onPayment", function: "onPayment", action: "receive", address: "shop.payments", messages: ["PaymentEvent"] },
+    { id: "publishOrderStatus", function: "publishOrderStatus", action: "send", address: "orders.{orderId}.status", messages: ["OrderStatusChanged"] },
+  ],
 } as const;
 
 /** Publish options with the contract's headers typed; `extraHeaders` carries anything outside the contract (e.g. tracing). */
