@@ -324,6 +324,11 @@ export class KafkaTransport implements Transport {
     );
   }
 
+  /** Group member ids of this client's subscriptions (diagnostics, tests). */
+  memberIds(): Array<string | undefined> {
+    return [...this.#subscriptions].map((s) => s.consumer.memberId());
+  }
+
   /** Partitions currently assigned to this client's subscriptions. */
   assignedPartitions(): number {
     let count = 0;
