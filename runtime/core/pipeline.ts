@@ -303,7 +303,11 @@ export class SubscriptionPipeline<T> implements Subscription {
       config.breaker?.recordSuccess();
       host.recorder.consumed(message.topic, performance.now() - started);
       if (this.#firstFailures.size > 0) this.#firstFailures.delete(message.messageId);
-      if (claim !== undefined && config.idempotency) {
+      if (context.requeued) {
+        // Manual mode: the handler resolved but asked for redelivery, so the message is not
+        // handled yet: free the claim for the redelivery instead of recording it as done.
+        await this.#release(claim);
+      } else if (claim !== undefined && config.idempotency) {
         try {
           await config.idempotency.store.complete(claim, config.idempotency.ttlMs);
         } catch (error) {
@@ -484,6 +488,8 @@ interface DeadLetterer {
 /** Settlement guard and failure times, shared by the metadata objects of one delivery's attempts. */
 interface DeliveryState {
   settlement: Promise<void> | undefined;
+  /** The handler asked for redelivery (manual mode): the message was not handled. */
+  requeued?: boolean;
   firstFailureAt: number | undefined;
   lastFailureAt: number | undefined;
 }
@@ -547,6 +553,9 @@ export class DeliveryContext implements MessageMetadata {
   get settled(): boolean {
     return this.#state.settlement !== undefined;
   }
+  get requeued(): boolean {
+    return this.#state.requeued === true;
+  }
 
   /** The once-only guard: the first settlement runs, later calls get the same promise. */
   settleWith(run: () => Promise<void>): Promise<void> {
@@ -565,6 +574,7 @@ export class DeliveryContext implements MessageMetadata {
       return this.settleWith(() => this.#pipeline.deadLetterNow(this, new Error(reason), reason));
     }
     const delayMs = options.delayMs;
+    if (this.#state.settlement === undefined) this.#state.requeued = true;
     return this.settleWith(() => (delayMs === undefined ? this.delivery.nack({ requeue: true }) : this.delivery.nack({ requeue: true, delayMs })));
   }
 }

@@ -544,6 +544,24 @@ export function runConformanceSuite(target: ConformanceTarget): void {
         expect(rec.payloads().filter((p) => p === 'once')).toHaveLength(1);
       });
 
+      it('idempotency with manual acks: a message the handler nacks for redelivery is handled again', async () => {
+        const b = await broker();
+        const topic = uniqueName('idempotent-nack');
+        const attempts: number[] = [];
+        await b.subscribe(
+          topic,
+          async (_payload: string, meta) => {
+            attempts.push(meta.attempt);
+            if (attempts.length === 1) await meta.nack({ requeue: true });
+            else await meta.ack();
+          },
+          { autoAck: false, idempotencyStore: new MemoryIdempotencyStore() },
+        );
+        await b.publish(topic, 'again');
+        await wait(() => attempts.length >= 2, () => `attempts seen: ${attempts.join(',')}`);
+        expect(b.getMetrics().byTopic[topic]?.duplicatesDropped ?? 0).toBe(0);
+      });
+
       it('the concurrency limit is never exceeded', async () => {
         const b = await broker();
         const topic = uniqueName('concurrency');
