@@ -2,7 +2,9 @@
 // they answer, how to stop/start/restart one for fault tests, and how to run a consumer in a
 // child process that a test can SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type BrokerName = 'redis' | 'rabbitmq' | 'kafka';
@@ -268,6 +270,28 @@ export async function stopBroker(name: BrokerName): Promise<void> {
     );
   }
 }
+
+/**
+ * Whether this checkout's scripts/brokers.sh started `name` (a live PID in .brokers/<name>/), so a
+ * fault test may stop and restart it. A broker started elsewhere (docker compose, another checkout)
+ * is left alone: fault tests skip, saying why.
+ */
+export function canRestartBroker(name: BrokerName): boolean {
+  const dir = process.env.CONTRACTBUS_BROKERS_DIR ?? path.join(REPO_ROOT, '.brokers');
+  const pidFile = path.join(dir, name, `${name}.pid`);
+  if (!existsSync(pidFile)) return false;
+  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const NOT_OURS_REASON = (name: BrokerName): string =>
+  `${name} was not started by this checkout's scripts/brokers.sh, so this test cannot restart it`;
 
 /** Stop + start with data kept (Kafka and RabbitMQ data dirs; Redis via a snapshot). */
 export async function restartBroker(name: BrokerName): Promise<void> {
