@@ -188,7 +188,7 @@ function defaultGroup(operationJson: unknown, bindings: Record<string, unknown>)
 function sortedBindings(bindings: { all(): Array<{ protocol(): string; json(): unknown }> } | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (!bindings) return out;
-  for (const b of [...bindings.all()].sort((a, c) => a.protocol().localeCompare(c.protocol()))) out[b.protocol()] = clean(b.json());
+  for (const b of [...bindings.all()].sort((a, c) => byCodeUnit(a.protocol(), c.protocol()))) out[b.protocol()] = clean(b.json());
   return out;
 }
 
@@ -198,6 +198,11 @@ function messageKey(message: MessageInterface): string {
   if (id && !id.startsWith('<')) return id;
   const name = message.name() ?? (typeof json['x-parser-message-name'] === 'string' ? json['x-parser-message-name'] : undefined);
   return name ?? 'Message';
+}
+
+/** Locale-independent order: generated output must not depend on the machine's locale (--check in CI). */
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function text(value: string | undefined): string | undefined {
@@ -242,7 +247,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   const messageKeys = [...messageInputs.keys()].sort();
 
   // Component schemas first (their names win), sorted by key.
-  const components = [...document.components().schemas().all()].sort((a, b) => a.id().localeCompare(b.id()));
+  const components = [...document.components().schemas().all()].sort((a, b) => byCodeUnit(a.id(), b.id()));
   for (const schema of components) collector.register(schema.json(), schema.id(), 'named', `components.schemas.${schema.id()}`);
 
   const messageSchemaKeys = new Map<string, { payload: string; headers: string | undefined }>();
@@ -259,7 +264,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   // Channels: named from their address so 2.6 (address as key) and 3.0 (any key) agree.
   const channelByAddress = new Map<string, ChannelModel>();
   const channelNames = new Set<string>();
-  const channelsSorted = [...document.channels().all()].sort((a, b) => (a.address() ?? a.id()).localeCompare(b.address() ?? b.id()));
+  const channelsSorted = [...document.channels().all()].sort((a, b) => byCodeUnit(a.address() ?? a.id(), b.address() ?? b.id()));
   for (const channel of channelsSorted) {
     const address = channel.address() ?? channel.id();
     if (channelByAddress.has(address)) continue;
@@ -318,7 +323,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     if (messageKeys.length === 0) throw new ContractModelError(`operation ${JSON.stringify(id)} has no message`);
     opInputs.push({ id, operation, channel, isSend, messageKeys });
   }
-  opInputs.sort((a, b) => a.id.localeCompare(b.id) || Number(b.isSend) - Number(a.isSend));
+  opInputs.sort((a, b) => byCodeUnit(a.id, b.id) || Number(b.isSend) - Number(a.isSend));
 
   // Union schemas for operations with several messages.
   for (const input of opInputs) {
@@ -340,7 +345,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   }
 
   // Named schemas → identifiers and zod source.
-  const schemaEntries = [...collector.named.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+  const schemaEntries = [...collector.named.entries()].sort((a, b) => byCodeUnit(a[0], b[0]));
   const identifiers = new Map<string, { identifier: string; inputType: string }>();
   for (const [key] of schemaEntries) {
     const identifier = uniqueIdentifier(pascalCase(key, 'Schema'), taken);

@@ -12,14 +12,6 @@ export const Money = z.looseObject({
 export type Money = z.output<typeof Money>;
 export type MoneyInput = z.input<typeof Money>;
 
-/** Parameters of the channel orders.{orderId}.status. */
-export const OrdersStatusParams = z.strictObject({
-  /** The order's id. */
-  orderId: z.string(),
-});
-export type OrdersStatusParams = z.output<typeof OrdersStatusParams>;
-export type OrdersStatusParamsInput = z.input<typeof OrdersStatusParams>;
-
 export const OrderStatus = z.looseObject({
   orderId: z.guid(),
   status: z.enum(["created", "paid", "shipped", "delivered", "cancelled"]),
@@ -28,6 +20,14 @@ export const OrderStatus = z.looseObject({
 });
 export type OrderStatus = z.output<typeof OrderStatus>;
 export type OrderStatusInput = z.input<typeof OrderStatus>;
+
+/** Parameters of the channel orders.{orderId}.status. */
+export const OrdersStatusParams = z.strictObject({
+  /** The order's id. */
+  orderId: z.string(),
+});
+export type OrdersStatusParams = z.output<typeof OrdersStatusParams>;
+export type OrdersStatusParamsInput = z.input<typeof OrdersStatusParams>;
 
 export const PaymentAuthorized = z.looseObject({
   kind: z.literal("authorized"),
