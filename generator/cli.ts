@@ -8,7 +8,10 @@ import type { FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ContractLoadError, formatProblem, validateContract } from './load.ts';
+import { ContractLoadError, formatProblem, loadContract } from './load.ts';
+import type { Problem } from './load.ts';
+import { buildModel } from './model.ts';
+import { checkExamples } from './examples.ts';
 import { generateFiles, writeFiles } from './index.ts';
 import type { GenerateOptions, GenerateResult } from './index.ts';
 
@@ -187,16 +190,23 @@ async function watchLoop(sources: Set<string>, once: () => Promise<number>, io: 
 async function runValidate(specs: string[], quiet: boolean, io: Io): Promise<number> {
   let code = 0;
   for (const spec of specs) {
-    const { ok: parsed, problems } = await validateContract(spec);
-    let ok = parsed;
-    if (parsed) {
+    let ok = true;
+    let problems: Problem[] = [];
+    try {
+      const loaded = await loadContract(spec, { recommendedRules: true });
+      problems = loaded.problems;
       // A document the parser accepts can still be one we cannot generate from (bad pattern, invalid example).
       try {
-        await generateFiles(spec);
+        const display = path.relative(process.cwd(), loaded.file) || loaded.file;
+        checkExamples(buildModel(loaded.document), display);
       } catch (error) {
         ok = false;
         problems.push({ severity: 'error', file: spec, line: 0, column: 0, message: describeError(error).replace(/^\S+?: /, '') });
       }
+    } catch (error) {
+      if (!(error instanceof ContractLoadError)) throw error;
+      ok = false;
+      problems = error.problems;
     }
     const shown = problems.filter((p) => p.severity === 'error' || (!quiet && p.severity === 'warning'));
     for (const p of shown) (p.severity === 'error' ? io.err : io.out)(formatProblem(p));
