@@ -210,7 +210,7 @@ function contractbus(driver: KafkaDriverName): Contender {
       await client.publish(topic, value, { key });
     },
     async consume(topic, group, onMessage) {
-      const subscription = await client.subscribe<OrderT>(topic, (value) => onMessage(value), { group, validate: (p) => Order.parse(p), prefetch: 200 });
+      const subscription = await client.subscribe<OrderT>(topic, (value) => onMessage(value), { group, validate: (p) => Order.parse(p) });
       return () => subscription.close();
     },
     async close() {
@@ -230,7 +230,8 @@ function median(runs: Measured[]): Measured {
 
 export async function run(): Promise<BenchResult[]> {
   const rows: BenchResult[] = [];
-  for (const driver of ['kafkajs', 'platformatic'] as const) {
+  const drivers = (process.env.BENCH_DRIVERS ?? 'kafkajs,platformatic').split(',') as KafkaDriverName[];
+  for (const driver of drivers) {
     const raw = driver === 'kafkajs' ? rawKafkajs() : rawPlatformatic();
     const ours = contractbus(driver);
     const results = new Map<string, Measured[]>();

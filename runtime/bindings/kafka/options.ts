@@ -74,7 +74,10 @@ export interface KafkaConsumerDefaults {
   heartbeatIntervalMs?: number;
   /** Default 60 000 ms. */
   rebalanceTimeoutMs?: number;
-  /** Records handed to one partition worker per poll. Default 500. */
+  /**
+   * Records handed to one partition worker at a time (@platformatic/kafka driver; also bounds its
+   * buffer at twice this). kafkajs batches are bounded by bytes (1 MiB per partition). Default 500.
+   */
   maxPollRecords?: number;
   /** How often handled offsets are committed while a batch is still running. Default 100 ms. */
   commitIntervalMs?: number;
@@ -99,7 +102,7 @@ export interface KafkaSharedOptions {
 
 export interface KafkaOptions extends KafkaConnectionOptions, KafkaConsumerDefaults, KafkaSharedOptions {}
 
-/** Chosen by bench/kafka.ts and the conformance runs: see the binding's README section in index.ts. */
+/** Chosen by bench/kafka.ts and the conformance runs (README.md, "Drivers"). */
 export const DEFAULT_DRIVER: KafkaDriverName = 'platformatic';
 
 export interface ResolvedKafkaOptions {

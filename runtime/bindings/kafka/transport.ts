@@ -231,14 +231,13 @@ export class KafkaTransport implements Transport {
     await this.ensureTopics(o.enableDlq ? [spec.topic, deadLetterTopic] : [spec.topic]);
 
     // 'latest' for a private (brand-new) group means from now: pin the current end offsets.
-    let initialOffsets: Array<{ topic: string; partition: number; offset: string }> | undefined;
-    if (spec.startFrom === 'latest' && privateGroup) {
-      try {
-        initialOffsets = (await driver.topicOffsets(spec.topic, { timeoutMs: o.requestTimeoutMs })).map((p) => ({ topic: spec.topic, partition: p.partition, offset: p.high }));
-      } catch (error) {
-        throw new ConnectionError(`Kafka (${driver.name}): cannot read the end offsets of "${spec.topic}": ${messageOf(error)}`, { broker: 'kafka', topic: spec.topic, cause: error });
-      }
+    let ends: Array<{ partition: number; high: string }>;
+    try {
+      ends = await driver.topicOffsets(spec.topic, { timeoutMs: o.requestTimeoutMs });
+    } catch (error) {
+      throw new ConnectionError(`Kafka (${driver.name}): cannot read the offsets of "${spec.topic}": ${messageOf(error)}`, { broker: 'kafka', topic: spec.topic, cause: error });
     }
+    const initialOffsets = spec.startFrom === 'latest' && privateGroup ? ends.map((p) => ({ topic: spec.topic, partition: p.partition, offset: p.high })) : undefined;
     const sessionTimeoutMs = overrides.sessionTimeoutMs ?? o.sessionTimeoutMs;
     const heartbeatIntervalMs = overrides.heartbeatIntervalMs ?? Math.min(o.heartbeatIntervalMs, Math.floor(sessionTimeoutMs / 3));
     const runner = new ConsumerRunner({
@@ -268,7 +267,8 @@ export class KafkaTransport implements Transport {
         heartbeatIntervalMs,
         rebalanceTimeoutMs: o.rebalanceTimeoutMs,
         maxPollRecords: overrides.maxPollRecords ?? o.maxPollRecords,
-        partitionsConcurrently: Math.max(1, spec.prefetch),
+        // More workers than partitions only costs (kafkajs runs a worker per slot).
+        partitionsConcurrently: Math.max(1, Math.min(spec.prefetch, ends.length || 1)),
         onBatch: runner.onBatch,
         onAssigned: runner.onAssigned,
         onRevoked: runner.onRevoked,
