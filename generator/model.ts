@@ -420,6 +420,9 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     const summary = text(input.operation.summary());
     const description = text(input.operation.description());
     const deadLetterTopic = extension(input.operation.json(), DEAD_LETTER_EXTENSION) ?? channel.deadLetterTopic;
+    if (deadLetterTopic !== undefined && (deadLetterTopic === address || deadLetterTopic.trim() === '')) {
+      throw new ContractModelError(`operation ${JSON.stringify(input.id)}: ${DEAD_LETTER_EXTENSION} ${JSON.stringify(deadLetterTopic)} must be a different, non-empty topic (dead-lettering into the source topic would redeliver forever)`);
+    }
     const bindings = sortedBindings(input.operation.bindings());
     const group = input.isSend ? undefined : defaultGroup(input.operation.json(), bindings);
     const docParts = [summary, description, `Channel: ${address}`, `Messages: ${keys.join(', ')}`].filter((p): p is string => p !== undefined);
