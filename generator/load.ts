@@ -97,7 +97,10 @@ export async function loadContract(specPath: string, options: LoadOptions = {}):
   } catch (error) {
     throw new ContractLoadError([{ severity: 'error', file: display, line: 0, column: 0, message: `the AsyncAPI parser failed: ${firstLine(error)}` }]);
   }
-  const problems = await Promise.all(result.diagnostics.map((d) => relocateRefProblem(toProblem(d, file), files)));
+  let problems = await Promise.all(result.diagnostics.map((d) => relocateRefProblem(toProblem(d, file), files)));
+  // After the first YAML syntax error the rest are cascades of it: report that one.
+  const syntaxError = problems.find((p) => p.severity === 'error' && p.code === 'parser');
+  if (syntaxError) problems = [syntaxError];
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length > 0 || !result.document) {
     throw new ContractLoadError(errors.length ? problems : [{ severity: 'error', file: display, line: 0, column: 0, message: 'not a valid AsyncAPI document' }]);

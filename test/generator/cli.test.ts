@@ -72,7 +72,7 @@ describe('contractbus generate', () => {
 
   it.each([
     ['a missing file', 'nope.yaml', /nope\.yaml error: cannot read the AsyncAPI document: file not found/],
-    ['a YAML syntax error', 'bad-yaml.yaml', /bad-yaml\.yaml:\d+:\d+ error: /],
+    ['a YAML syntax error', 'bad-yaml.yaml', /^test\/generator\/fixtures\/bad-yaml\.yaml:5:2 error: Bad indentation of a mapping entry\n$/],
     ['an invalid document', 'invalid.yaml', /invalid\.yaml:\d+:\d+ error: .*(info|action)/],
     ['an unresolvable $ref', 'missing-ref.yaml', /missing-ref\.yaml:\d+:\d+ error: cannot resolve \$ref: file "does-not-exist\.yaml" not found/],
     ['an unresolvable local $ref', 'missing-internal-ref.yaml', /missing-internal-ref\.yaml:8:26 error: '#\/components\/schemas\/Nope' does not exist/],
