@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BrokerClient, type BrokerClientOptions } from '../../core/client.ts';
-import { ConfigurationError } from '../../core/errors.ts';
+import { ClosedError, ConfigurationError } from '../../core/errors.ts';
 import { RESERVED_HEADER_PREFIX } from '../../core/headers.ts';
 import type { WireMessage } from '../../core/transport.ts';
 import type { Headers, MessageBroker, MessageMetadata, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from '../../core/types.ts';
@@ -82,7 +82,13 @@ export class KafkaClient extends BrokerClient {
   }
 
   async #produceWire(wires: WireMessage[], timeoutMs: number | undefined, partition: number | undefined): Promise<PublishReceipt[]> {
-    if (!this.connected) await this.connect();
+    if (!this.connected) {
+      throw new ClosedError(`Cannot produce to topic "${wires[0]?.topic ?? '?'}": the kafka broker is not connected`, {
+        broker: 'kafka',
+        topic: wires[0]?.topic,
+        hint: 'Await kafka.connect() first (and do not produce after disconnect())',
+      });
+    }
     const produced = await this.kafka.sendBatch(wires, { timeoutMs: timeoutMs ?? this.kafka.options.requestTimeoutMs, ...(partition === undefined ? {} : { partition }) });
     return produced.map((p, i) => ({ messageId: wires[i]!.messageId, topic: wires[i]!.topic, partition: p.partition, offset: p.offset }));
   }

@@ -71,6 +71,21 @@ describe.each(DRIVERS)('Kafka binding (%s driver)', (driver) => {
     });
   });
 
+  it('produce to an explicit partition; produceBatch receipts carry the offsets; nothing after disconnect', async () => {
+    const topic = uniqueName(`kafka-produce-${driver}`);
+    const client = await open({ topicConfig: { [topic]: { partitions: 3 } } });
+    const one = await client.produce(topic, { n: 0 }, { partition: 2 });
+    expect(one).toMatchObject({ topic, partition: 2, offset: '0' });
+    const batch = await client.produceBatch(topic, [{ value: { n: 1 } }, { value: { n: 2 } }, { value: { n: 3 } }], { partition: 1 });
+    expect(batch.map((r) => [r.partition, r.offset])).toEqual([[1, '0'], [1, '1'], [1, '2']]);
+    expect(new Set(batch.map((r) => r.messageId)).size).toBe(3);
+    const offsets = await client.kafka.topicOffsets(topic);
+    expect(offsets.map((p) => p.high)).toEqual(['0', '3', '1']);
+    await client.disconnect();
+    await expect(client.produceBatch(topic, [{ value: { n: 4 } }])).rejects.toMatchObject({ code: 'CLOSED', broker: 'kafka' });
+    await expect(client.publish(topic, { n: 5 })).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
   it('members of one group share the partitions; distinct groups each get everything', async () => {
     const topic = uniqueName(`kafka-groups-${driver}`);
     const group = uniqueName('shared');

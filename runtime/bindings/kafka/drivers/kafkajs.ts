@@ -154,7 +154,7 @@ class KafkajsDriver implements KafkaDriver {
 
   async topicOffsets(topic: string, options: { timeoutMs: number }): Promise<PartitionOffsets[]> {
     const rows = await withTimeout(this.#admin.fetchTopicOffsets(topic), options.timeoutMs, `fetch offsets of "${topic}"`);
-    return rows.map((r) => ({ partition: r.partition, low: r.low, high: r.high }));
+    return rows.map((r) => ({ partition: r.partition, low: r.low, high: r.high })).sort((a, b) => a.partition - b.partition);
   }
 
   async committedOffsets(groupId: string, topic: string, options: { timeoutMs: number }): Promise<Map<number, string>> {
