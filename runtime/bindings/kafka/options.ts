@@ -48,7 +48,11 @@ export interface KafkaConnectionOptions {
    * your own `KafkaDriver`. Default: see DEFAULT_DRIVER.
    */
   driver?: KafkaDriverName | KafkaDriver;
-  /** An existing kafkajs `Kafka` instance (implies driver 'kafkajs'). */
+  /**
+   * An existing client: a kafkajs `Kafka` instance (driver 'kafkajs'; producer, consumers and admin
+   * are created from it), or a @platformatic/kafka `Producer` (driver 'platformatic'; used for
+   * publishing, with Buffer serialisers — the default; consumers and admin use the options here).
+   */
   client?: object;
   /** Default -1 (all in-sync replicas). */
   acks?: -1 | 0 | 1;
@@ -234,7 +238,10 @@ export function resolveKafkaOptions(options: KafkaOptions = {}): ResolvedKafkaOp
     if (typeof o.ssl === 'object') Object.assign(tls, o.ssl);
     if (o.tls) Object.assign(tls, o.tls);
   }
-  const driver = o.driver ?? (o.client !== undefined ? 'kafkajs' : DEFAULT_DRIVER);
+  const driver = o.driver ?? (o.client !== undefined ? driverOfClient(o.client) : DEFAULT_DRIVER);
+  if (o.client !== undefined && typeof driver === 'string' && driverOfClient(o.client) !== driver) {
+    throw new ConfigurationError(`Kafka: the client instance given does not belong to driver '${driver}'`, { broker: 'kafka', hint: 'Pass a kafkajs Kafka with driver kafkajs, or a @platformatic/kafka Producer with driver platformatic' });
+  }
   if (typeof driver === 'string' && driver !== 'kafkajs' && driver !== 'platformatic') {
     throw new ConfigurationError(`Kafka: driver must be 'kafkajs' or 'platformatic', got "${driver}"`, { broker: 'kafka' });
   }
@@ -270,6 +277,13 @@ export function resolveKafkaOptions(options: KafkaOptions = {}): ResolvedKafkaOp
     enableDlq: o.enableDlq ?? true,
     dlqSuffix: o.dlqSuffix ?? '.dlq',
   };
+}
+
+function driverOfClient(client: object): KafkaDriverName {
+  const c = client as Record<string, unknown>;
+  if (typeof c['producer'] === 'function' && typeof c['consumer'] === 'function' && typeof c['admin'] === 'function') return 'kafkajs';
+  if (typeof c['send'] === 'function' && typeof c['initIdempotentProducer'] === 'function') return 'platformatic';
+  throw new ConfigurationError('Kafka: `client` is neither a kafkajs Kafka instance nor a @platformatic/kafka Producer', { broker: 'kafka' });
 }
 
 export function redact(url: string): string {

@@ -119,6 +119,7 @@ export class KafkaTransport implements Transport {
         connectionTimeoutMs: o.connectionTimeoutMs,
         requestTimeoutMs: o.requestTimeoutMs,
         idempotent: o.idempotent,
+        producer: o.client as never,
       });
     }
     try {

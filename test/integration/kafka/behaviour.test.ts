@@ -3,6 +3,7 @@
 // poison messages to the dead-letter topic while the partition moves on, nack → in-order redelivery.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
+import { Producer } from '@platformatic/kafka';
 import type { KafkaClient } from '../../../runtime/bindings/kafka/index.ts';
 import { brokerUrls } from '../../support/brokers.ts';
 import { DRIVERS, testClient, uniqueName, waitFor } from './helpers.ts';
@@ -207,5 +208,29 @@ describe.each(DRIVERS)('Kafka binding (%s driver)', (driver) => {
     await waitFor(() => deliveries.includes('last#1') && dead.length === 1, 30_000, 'the last message and one dead letter');
     expect(deliveries).toEqual(['first#1', 'flaky#1', 'flaky#2', 'stuck#1', 'stuck#2', 'stuck#3', 'last#1']);
     expect(dead).toEqual(['stuck']);
+  });
+});
+
+describe('Kafka binding with your own client instance', () => {
+  it('uses a kafkajs Kafka instance or a @platformatic/kafka Producer you pass in', async () => {
+    const brokers = [...brokerUrls().kafkaBrokers];
+    const kafka = new Kafka({ clientId: 'own-kafkajs', brokers, logLevel: logLevel.NOTHING });
+    const producer = new Producer({ clientId: 'own-platformatic', bootstrapBrokers: brokers, idempotent: true, acks: -1 });
+    try {
+      for (const client of [kafka, producer]) {
+        const broker = track(testClient('kafkajs', { client, driver: client === kafka ? 'kafkajs' : 'platformatic' }));
+        await broker.connect();
+        expect(broker.kafka.driverName).toBe(client === kafka ? 'kafkajs' : 'platformatic');
+        const topic = uniqueName('kafka-own-client');
+        const got: unknown[] = [];
+        await broker.subscribe(topic, (m) => void got.push(m), { group: uniqueName('own') });
+        await broker.publish(topic, { via: broker.kafka.driverName });
+        await waitFor(() => got.length === 1, 20_000, 'the message through the given client');
+        expect(got).toEqual([{ via: broker.kafka.driverName }]);
+      }
+      expect(() => testClient('kafkajs', { client: { nope: true } })).toThrow(/neither a kafkajs Kafka instance nor/);
+    } finally {
+      await producer.close();
+    }
   });
 });

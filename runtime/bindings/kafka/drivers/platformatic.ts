@@ -97,7 +97,8 @@ class PlatformaticDriver implements KafkaDriver {
   async connect(): Promise<void> {
     // Both clients connect lazily; one metadata round trip proves the brokers answer (and SASL works).
     await withTimeout(this.#admin.metadata({ topics: [] }), this.#options.connectionTimeoutMs + this.#options.requestTimeoutMs, 'connect (metadata)');
-    if (this.#options.idempotent && this.#producer.producerId === undefined) {
+    // A producer the user passed in keeps the settings it was built with.
+    if (this.#ownsProducer && this.#options.idempotent && this.#producer.producerId === undefined) {
       await withTimeout(this.#producer.initIdempotentProducer({}), this.#options.requestTimeoutMs * 2, 'init idempotent producer');
     }
     this.#connected = true;
