@@ -14,7 +14,7 @@ const shop = createShopClient(broker);
 let resolveDone: () => void = () => {};
 const done = new Promise<void>((resolve) => (resolveDone = resolve));
 const seen: string[] = [];
-const expect = 3;
+const expect = 4;
 const note = (line: string): void => {
   seen.push(line);
   console.log(line);
@@ -36,6 +36,11 @@ const paymentSubscription = await shop.onPayment(
   { maxRetries: 3, concurrency: 10, deadLetterTopic: 'shop.payments.dlq', startFrom: 'earliest' },
 );
 
+// Invalid incoming messages never reach a handler: they land on the dead-letter topic with the reason.
+const deadLetters = await broker.subscribe('shop.payments.dlq', (_payload, meta) =>
+  note(`dead-lettered from ${meta.headers['x-contractbus-dlq-original-topic']}: ${meta.headers['x-contractbus-dlq-reason']} (${meta.headers['x-contractbus-dlq-error-message']})`),
+);
+
 const orderId = '7f1c2a8e-9d4b-4c1e-8a2f-1b3c5d7e9f00';
 await shop.publishOrderStatus({ orderId }, { orderId, status: 'paid', changedAt: new Date().toISOString() }, { headers: { correlationId: 'req-789' } });
 // The payment service publishes with its own client; here by hand, with the headers the contract requires.
@@ -46,6 +51,9 @@ await broker.publish(
   { headers: { correlationId: 'pay-2' } },
 );
 
+// Another producer, not on the contract, sends a payment without an amount.
+await broker.publish('shop.payments', { kind: 'captured', paymentId: 'p-3', orderId }, { headers: { correlationId: 'pay-3' } });
+
 // An invalid outgoing message never leaves the process.
 try {
   // @ts-expect-error 'lost' is not a status the contract knows
@@ -55,7 +63,8 @@ try {
   console.log(`refused before sending: ${error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
 }
 
-await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('timed out waiting for 3 messages')), 10_000).unref())]);
+await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('timed out waiting for 4 messages')), 10_000).unref())]);
 await statusSubscription.close();
 await paymentSubscription.close();
+await deadLetters.close();
 await broker.disconnect();
