@@ -17,7 +17,7 @@ import { createRedactingLogger } from '../observability/logger.ts';
 import { SubscriptionPipeline, type PipelineHost } from './pipeline.ts';
 import { assertTopic, isPatternTopic } from './topic.ts';
 import { withTimeout } from './timeout.ts';
-import type { ConsumeSpec, Transport, TransportSubscription, WireMessage } from './transport.ts';
+import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from './transport.ts';
 import type {
   BrokerCapabilities,
   BrokerMetrics,
@@ -361,6 +361,23 @@ export class BrokerClient implements MessageBroker {
   }
 
   /**
+   * Where `replayDeadLetters` reads dead letters from: by default a consumer group on the
+   * dead-letter topic. Bindings that keep dead letters elsewhere (RabbitMQ: a queue named after
+   * the topic) override this, and only this.
+   */
+  protected openDeadLetterSource(deadLetterTopic: string, options: ReplayOptions, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
+    return this.transport.consume(
+      {
+        topic: deadLetterTopic,
+        group: options.group ?? (this.capabilities.consumerGroups ? 'contractbus-dlq-replay' : undefined),
+        prefetch: 1,
+        startFrom: 'earliest',
+      },
+      onDelivery,
+    );
+  }
+
+  /**
    * Moves dead-lettered messages back to their original topic (or `targetTopic`), keeping id, body
    * and user headers, without the dead-letter headers. Each is acked on the dead-letter topic only
    * after the republish is confirmed.
@@ -375,14 +392,7 @@ export class BrokerClient implements MessageBroker {
     let failure: unknown;
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    const subscription = await this.transport.consume(
-      {
-        topic: deadLetterTopic,
-        group: options.group ?? (this.capabilities.consumerGroups ? 'contractbus-dlq-replay' : undefined),
-        prefetch: 1,
-        startFrom: 'earliest',
-      },
-      async (delivery) => {
+    const subscription = await this.openDeadLetterSource(deadLetterTopic, options, async (delivery) => {
         lastActivity = Date.now();
         if (replayed >= limit || failure !== undefined) return delivery.nack({ requeue: true });
         const message = delivery.message;
@@ -410,8 +420,7 @@ export class BrokerClient implements MessageBroker {
         await delivery.ack();
         replayed++;
         if (replayed >= limit) finish();
-      },
-    );
+    });
     const idleTimer = setInterval(() => {
       if (Date.now() - lastActivity >= idleMs) finish();
     }, Math.max(10, Math.min(idleMs / 4, 250)));

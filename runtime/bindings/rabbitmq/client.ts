@@ -5,14 +5,13 @@
  * queue with explicit ackMessage / nackMessage by delivery tag.
  */
 import type { ChannelModel } from 'amqplib';
-import { BrokerClient, type BrokerClientOptions, type ReplayOptions, type ReplayResult } from '../../core/client.ts';
+import { BrokerClient, type BrokerClientOptions, type ReplayOptions } from '../../core/client.ts';
 import { ConfigurationError } from '../../core/errors.ts';
-import { HEADER } from '../../core/headers.ts';
-import { stripDeadLetterHeaders } from '../../reliability/dead-letter.ts';
 import type { Headers, MessageBroker, MessageHandler, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from '../../core/types.ts';
 import type { RabbitMQOptions } from './options.ts';
 import { RabbitMQTransport, type AmqpSendOptions, type DeclareExchangeOptions, type DeclareQueueOptions, type RawDelivery } from './transport.ts';
 import type { ExchangeType } from './options.ts';
+import type { Delivery, TransportSubscription } from '../../core/transport.ts';
 
 export interface RabbitMQClientOptions extends RabbitMQOptions, BrokerClientOptions {}
 
@@ -125,62 +124,9 @@ export class RabbitMQClient extends BrokerClient {
    * empty on RabbitMQ. `options.group` is not needed here. Each message is acked only after its
    * republish was confirmed. Falls back to the generic replay when no such queue exists.
    */
-  override async replayDeadLetters(deadLetterTopic: string, options: ReplayOptions = {}): Promise<ReplayResult> {
-    if (!this.connected || (await this.#rabbit.queueDepth(deadLetterTopic)) === undefined) return super.replayDeadLetters(deadLetterTopic, options);
-    const limit = options.limit ?? Infinity;
-    const idleMs = options.idleMs ?? 1000;
-    let replayed = 0;
-    let lastActivity = Date.now();
-    let failure: unknown;
-    let finish!: () => void;
-    const finished = new Promise<void>((resolve) => (finish = resolve));
-    const subscription = await this.#rabbit.consumeQueue(
-      deadLetterTopic,
-      (delivery) => {
-        lastActivity = Date.now();
-        void (async () => {
-          if (replayed >= limit || failure !== undefined) return delivery.nack({ requeue: true });
-          const message = delivery.message;
-          const target = options.targetTopic ?? message.headers[HEADER.dlqOriginalTopic];
-          if (target === undefined) {
-            failure = new ConfigurationError(`Message ${message.messageId} in queue '${deadLetterTopic}' has no original-topic header`, { broker: 'rabbitmq', topic: deadLetterTopic, hint: 'Pass targetTopic to replayDeadLetters' });
-            finish();
-            return delivery.nack({ requeue: true });
-          }
-          const headers = stripDeadLetterHeaders(message.headers);
-          delete headers[HEADER.attempt];
-          try {
-            await this.publishRaw(target, message.body, {
-              messageId: message.messageId,
-              headers,
-              contentType: message.contentType,
-              ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
-              ...(message.key === undefined ? {} : { key: message.key }),
-              ...(message.priority === undefined ? {} : { priority: Math.min(9, message.priority) }),
-            });
-          } catch (error) {
-            failure = error;
-            finish();
-            return delivery.nack({ requeue: true });
-          }
-          await delivery.ack();
-          replayed++;
-          if (replayed >= limit) finish();
-        })();
-      },
-      { prefetch: 1 },
-    );
-    const idleTimer = setInterval(() => {
-      if (Date.now() - lastActivity >= idleMs) finish();
-    }, Math.max(10, Math.min(idleMs / 4, 250)));
-    try {
-      await finished;
-    } finally {
-      clearInterval(idleTimer);
-      await subscription.close();
-    }
-    if (failure !== undefined) throw failure;
-    return { replayed };
+  protected override async openDeadLetterSource(deadLetterTopic: string, options: ReplayOptions, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
+    if ((await this.#rabbit.queueDepth(deadLetterTopic)) === undefined) return super.openDeadLetterSource(deadLetterTopic, options, onDelivery);
+    return this.#rabbit.consumeQueue(deadLetterTopic, (delivery) => void onDelivery(delivery), { prefetch: 1 });
   }
 
   declareExchange(name: string, type: ExchangeType | string = 'topic', options: DeclareExchangeOptions = {}): Promise<void> {
