@@ -1,0 +1,54 @@
+/**
+ * Partial matching and assertion errors that both vitest and jest render well without any setup:
+ * node's `AssertionError` carries `actual`/`expected`, which vitest turns into a diff and jest-circus
+ * formats as an assert failure. No dependency on either runner.
+ */
+import { AssertionError } from 'node:assert';
+import { inspect } from 'node:util';
+
+/** What vitest's and jest's `expect.any(String)`, `expect.stringContaining(…)`, … look like. */
+interface AsymmetricMatcher {
+  asymmetricMatch(other: unknown): boolean;
+}
+
+function isAsymmetric(value: unknown): value is AsymmetricMatcher {
+  return typeof value === 'object' && value !== null && typeof (value as { asymmetricMatch?: unknown }).asymmetricMatch === 'function';
+}
+
+/**
+ * `actual` matches `expected` when every key `expected` names matches (recursively, like
+ * `toMatchObject`); arrays match element by element and must have the same length; a RegExp matches
+ * a string; runners' asymmetric matchers are honoured.
+ */
+export function matchesPartially(actual: unknown, expected: unknown): boolean {
+  if (isAsymmetric(expected)) return expected.asymmetricMatch(actual);
+  if (expected instanceof RegExp) return typeof actual === 'string' ? expected.test(actual) : actual instanceof RegExp && String(actual) === String(expected);
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && actual.length === expected.length && expected.every((item, index) => matchesPartially(actual[index], item));
+  }
+  if (typeof expected === 'object' && expected !== null) {
+    if (typeof actual !== 'object' || actual === null || Array.isArray(actual)) return false;
+    return Object.keys(expected).every((key) => Object.hasOwn(actual, key) && matchesPartially((actual as Record<string, unknown>)[key], (expected as Record<string, unknown>)[key]));
+  }
+  return Object.is(actual, expected);
+}
+
+/** One line per value, bounded so a noisy topic does not flood the test output. */
+export function preview(value: unknown, max = 300): string {
+  const text = inspect(value, { depth: 6, breakLength: Infinity, compact: true, sorted: true });
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export function listPreview(values: readonly unknown[], max = 10): string {
+  if (values.length === 0) return '  (nothing)';
+  const lines = values.slice(-max).map((v, i) => `  ${values.length > max ? i + values.length - max + 1 : i + 1}. ${preview(v)}`);
+  if (values.length > max) lines.unshift(`  … ${values.length - max} earlier message(s) not shown`);
+  return lines.join('\n');
+}
+
+export function assertionError(message: string, actual: unknown, expected: unknown): AssertionError {
+  const error = new AssertionError({ message, actual, expected, operator: 'expectPublished' });
+  // The stack should point at the test, not at this helper.
+  Error.captureStackTrace?.(error, assertionError);
+  return error;
+}
