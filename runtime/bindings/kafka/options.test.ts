@@ -8,6 +8,10 @@ describe('Kafka options and URLs', () => {
     expect(o).toMatchObject({ bootstrapServers: ['k1:9092', 'k2:9093', 'k3:9092'], driver: 'kafkajs', clientId: 'shop', groupId: 'billing', acks: -1, defaultPartitions: 6 });
   });
 
+  it('reads the brokers parameter of a URL parsed by connect() (host list moved there)', () => {
+    expect(parseKafkaUrl(new URL('kafka://a:9092?brokers=a:9092,b:9093,c')).bootstrapServers).toEqual(['a:9092', 'b:9093', 'c:9092']);
+  });
+
   it('takes SASL credentials from the userinfo and SSL from kafkas://', () => {
     expect(parseKafkaUrl('kafka://al%40ice:p%3Ass@h:9094?saslMechanism=SCRAM-SHA-512')).toMatchObject({
       saslUsername: 'al@ice',

@@ -163,6 +163,9 @@ export function parseKafkaUrl(input: string | URL): KafkaOptions {
   } else if (ssl) out.securityProtocol = 'SSL';
   const params = new URLSearchParams(query);
   const str = (name: string): string | undefined => params.get(name) ?? undefined;
+  // connect() hands a parsed URL with the host list moved into `brokers` (core/connect.ts).
+  const brokersParam = params.get('brokers');
+  if (brokersParam) out.bootstrapServers = brokersParam.split(',').map((h) => h.trim()).filter(Boolean).map((h) => (/:\d+$/.test(h) ? h : `${h}:9092`));
   const num = (name: string): number | undefined => {
     const value = params.get(name);
     if (value === null) return undefined;

@@ -234,3 +234,20 @@ describe('Kafka binding with your own client instance', () => {
     }
   });
 });
+
+describe('connect() with a kafka:// URL', () => {
+  it('builds a connected KafkaClient from a host list and query parameters', async () => {
+    const { connect } = await import('../../../runtime/core/connect.ts');
+    const hosts = [...brokerUrls().kafkaBrokers, ...brokerUrls().kafkaBrokers].join(',');
+    const broker = (await connect(`kafka://${hosts}?driver=kafkajs&clientId=connect-test`)) as KafkaClient;
+    track(broker);
+    expect(broker.name).toBe('kafka');
+    expect(broker.kafka.driverName).toBe('kafkajs');
+    expect(broker.kafka.options.brokers).toHaveLength(2);
+    const topic = uniqueName('kafka-connect');
+    const got: unknown[] = [];
+    await broker.subscribe(topic, (m) => void got.push(m));
+    await broker.publish(topic, { ok: true });
+    await waitFor(() => got.length === 1, 20_000, 'the message');
+  });
+});
