@@ -7,11 +7,23 @@ import { AssertionError } from 'node:assert';
 import { inspect } from 'node:util';
 
 /** What vitest's and jest's `expect.any(String)`, `expect.stringContaining(…)`, … look like. */
-interface AsymmetricMatcher {
+export interface AsymmetricLike {
   asymmetricMatch(other: unknown): boolean;
 }
 
-function isAsymmetric(value: unknown): value is AsymmetricMatcher {
+/** Partial payload: any subset of keys, runners' asymmetric matchers and RegExps allowed anywhere. */
+export type DeepPartialMatcher<T> = T extends readonly unknown[]
+  ? { [K in keyof T]: DeepPartialMatcher<T[K]> } | AsymmetricLike
+  : T extends object
+    ? { [K in keyof T]?: DeepPartialMatcher<T[K]> } | AsymmetricLike
+    : T | AsymmetricLike | (T extends string ? RegExp : never);
+
+export interface WaitForOptions {
+  /** Default 2000 ms. */
+  timeout?: number;
+}
+
+function isAsymmetric(value: unknown): value is AsymmetricLike {
   return typeof value === 'object' && value !== null && typeof (value as { asymmetricMatch?: unknown }).asymmetricMatch === 'function';
 }
 

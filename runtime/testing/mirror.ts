@@ -9,8 +9,7 @@
 import { addressPattern, buildAddress, parseAddress, toWireHeaders, type ChannelParameters } from '../core/channel.ts';
 import { ValidationError } from '../core/errors.ts';
 import type { Headers, MessageBroker, MessageMetadata, PublishOptions, PublishReceipt, Subscription } from '../core/types.ts';
-import { assertionError, listPreview, matchesPartially, preview } from './match.ts';
-import type { DeepPartialMatcher, WaitForOptions } from './test-broker.ts';
+import { assertionError, listPreview, matchesPartially, preview, type DeepPartialMatcher, type WaitForOptions } from './match.ts';
 
 /** Publish options of a mirror send: the contract's headers typed, like the generated client's. */
 export type MirrorPublishOptions<H> = [H] extends [never] ? PublishOptions : Omit<PublishOptions, 'headers'> & { headers?: H; extraHeaders?: Headers };
@@ -105,7 +104,8 @@ class Inbox implements MirrorInbox<unknown, unknown, unknown> {
       const headers = this.spec.validateHeaders ? this.spec.validateHeaders(metadata.headers) : metadata.headers;
       message = { payload: valid, params: parseAddress(this.spec.address, metadata.topic) ?? {}, headers, metadata };
     } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
+      // By shape, not instanceof: the validators may come from another copy of the runtime (--runtime-import).
+      if (!isValidationError(error)) throw error;
       const violation: MirrorViolation = { operation: this.spec.operation, topic: metadata.topic, error, payload };
       this.violations.push(violation);
       const failure = new Error(violationText(violation));
@@ -160,6 +160,10 @@ class Inbox implements MirrorInbox<unknown, unknown, unknown> {
       typeof matcher === 'function' ? 'a message matching the predicate' : matcher,
     );
   }
+}
+
+function isValidationError(error: unknown): error is ValidationError {
+  return error instanceof ValidationError || (error instanceof Error && error.name === 'ValidationError' && Array.isArray((error as { issues?: unknown }).issues));
 }
 
 function toPredicate(matcher: unknown): (m: MirrorReceived<unknown, unknown, unknown>) => boolean {

@@ -11,7 +11,9 @@ import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessa
 import type { BrokerCapabilities, Headers, HealthStatus } from '../core/types.ts';
 import { MemoryHub, type MemoryHubStats } from '../bindings/memory/hub.ts';
 import { MemoryTransport } from '../bindings/memory/transport.ts';
-import { assertionError, listPreview, matchesPartially, preview } from './match.ts';
+import { assertionError, listPreview, matchesPartially, preview, type AsymmetricLike, type DeepPartialMatcher, type WaitForOptions } from './match.ts';
+
+export type { DeepPartialMatcher, WaitForOptions } from './match.ts';
 
 /** A message as it reached the broker: decoded payload plus everything the publisher set. */
 export interface PublishedMessage<T = unknown> {
@@ -45,16 +47,6 @@ export interface DeadLetteredMessage<T = unknown> extends PublishedMessage<T> {
 /** Matches a published message: a predicate, or a partial payload (like `toMatchObject`). */
 export type MessageMatcher<T> = ((message: PublishedMessage<T>) => boolean) | DeepPartialMatcher<T>;
 
-/** Partial payload: any subset of keys, runners' asymmetric matchers and RegExps allowed anywhere. */
-export type DeepPartialMatcher<T> = T extends readonly unknown[]
-  ? { [K in keyof T]: DeepPartialMatcher<T[K]> } | AsymmetricLike
-  : T extends object
-    ? { [K in keyof T]?: DeepPartialMatcher<T[K]> } | AsymmetricLike
-    : T | AsymmetricLike | (T extends string ? RegExp : never);
-
-interface AsymmetricLike {
-  asymmetricMatch(other: unknown): boolean;
-}
 
 export interface ExpectPublishedOptions {
   /** Partial match on the headers too. */
@@ -63,10 +55,6 @@ export interface ExpectPublishedOptions {
   times?: number;
 }
 
-export interface WaitForOptions {
-  /** Default 2000 ms. */
-  timeout?: number;
-}
 
 export interface TestBrokerOptions extends BrokerClientOptions {
   /** Hub to attach to. Default: a fresh private hub, so tests never see each other's messages. */

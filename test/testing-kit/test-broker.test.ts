@@ -70,7 +70,7 @@ describe('createTestBroker', () => {
     await using broker = await createTestBroker();
     const topic = `t.${uid()}`;
     await broker.publish(topic, { id: 'a1', status: 'paid', lines: [{ sku: 'x', qty: 2 }] }, { headers: { correlationId: 'r-1' } });
-    const hit = broker.expectPublished<{ id: string; status: string }>(topic, { status: 'paid', lines: [{ qty: 2 }] }, { headers: { correlationId: /^r-/ } });
+    const hit = broker.expectPublished<{ id: string; status: string; lines: Array<{ sku: string; qty: number }> }>(topic, { status: 'paid', lines: [{ qty: 2 }] }, { headers: { correlationId: /^r-/ } });
     expect(hit.payload.id).toBe('a1');
     broker.expectPublished(topic, { id: expect.any(String) }, { times: 1 });
     broker.expectPublished(topic, (m) => m.headers['correlationId'] === 'r-1');
