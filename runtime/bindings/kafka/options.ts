@@ -62,6 +62,12 @@ export interface KafkaConnectionOptions {
   requestTimeoutMs?: number;
   /** Default 10 000 ms. */
   connectionTimeoutMs?: number;
+  /**
+   * Publishes waiting for a broker acknowledgement at once. The client libraries queue and retry
+   * sends while brokers are unreachable; past this bound a publish fails at once with
+   * BufferFullError instead of piling up in memory. Default 10 000.
+   */
+  maxPendingPublishes?: number;
   /** Create missing topics (and dead-letter topics) before producing or consuming. Default true. */
   autoCreateTopics?: boolean;
   /** Partitions and replication per topic for topics this client creates. */
@@ -122,6 +128,7 @@ export interface ResolvedKafkaOptions {
   idempotent: boolean;
   requestTimeoutMs: number;
   connectionTimeoutMs: number;
+  maxPendingPublishes: number;
   autoCreateTopics: boolean;
   topicConfig: Record<string, KafkaTopicConfig>;
   defaultPartitions: number;
@@ -266,6 +273,7 @@ export function resolveKafkaOptions(options: KafkaOptions = {}): ResolvedKafkaOp
     idempotent,
     requestTimeoutMs: positive(o.requestTimeoutMs, 30_000, 'requestTimeoutMs'),
     connectionTimeoutMs: positive(o.connectionTimeoutMs, 10_000, 'connectionTimeoutMs'),
+    maxPendingPublishes: positive(o.maxPendingPublishes, 10_000, 'maxPendingPublishes'),
     autoCreateTopics: o.autoCreateTopics ?? true,
     topicConfig: o.topicConfig ?? {},
     defaultPartitions: positive(o.defaultPartitions, 1, 'defaultPartitions'),

@@ -4,7 +4,7 @@
  * topics (and dead-letter topics) created on first use with the configured partitions.
  */
 import { randomUUID } from 'node:crypto';
-import { ConfigurationError, ConnectionError, ContractbusError, PublishError, TimeoutError } from '../../core/errors.ts';
+import { BufferFullError, ConfigurationError, ConnectionError, ContractbusError, PublishError, TimeoutError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
 import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
@@ -68,6 +68,7 @@ export class KafkaTransport implements Transport {
   readonly #creating = new Map<string, Promise<void>>();
   readonly #subscriptions = new Set<ActiveSubscription>();
   readonly #overrides = new Map<string, KafkaConsumeOverrides>();
+  #pendingPublishes = 0;
   #lastError: string | undefined;
 
   constructor(options: KafkaTransportOptions = {}) {
@@ -156,6 +157,23 @@ export class KafkaTransport implements Transport {
   async sendBatch(messages: WireMessage[], options: { timeoutMs: number; signal?: AbortSignal; partition?: number }): Promise<Array<{ partition: number; offset: string }>> {
     if (messages.length === 0) return [];
     options.signal?.throwIfAborted();
+    if (this.#pendingPublishes + messages.length > this.options.maxPendingPublishes) {
+      const topic = messages[0]?.topic;
+      throw new BufferFullError(`Kafka (${this.driverName}): ${this.#pendingPublishes} publishes are already waiting for the broker; not publishing to "${topic}"`, {
+        broker: 'kafka',
+        topic,
+        hint: 'The brokers are slow or unreachable: back off and retry, or raise maxPendingPublishes',
+      });
+    }
+    this.#pendingPublishes += messages.length;
+    try {
+      return await this.#sendBatch(messages, options);
+    } finally {
+      this.#pendingPublishes -= messages.length;
+    }
+  }
+
+  async #sendBatch(messages: WireMessage[], options: { timeoutMs: number; partition?: number }): Promise<Array<{ partition: number; offset: string }>> {
     const topics = messages.length === 1 ? [messages[0]!.topic] : [...new Set(messages.map((m) => m.topic))];
     const deadline = Date.now() + options.timeoutMs;
     try {
@@ -353,7 +371,7 @@ export class KafkaTransport implements Transport {
   async health(): Promise<HealthStatus> {
     const issues: string[] = [];
     const driver = this.#driver;
-    const details: Record<string, unknown> = { driver: this.driverName, brokers: this.options.brokers, securityProtocol: this.options.securityProtocol };
+    const details: Record<string, unknown> = { driver: this.driverName, brokers: this.options.brokers, securityProtocol: this.options.securityProtocol, pendingPublishes: this.#pendingPublishes };
     if (!driver || !driver.isConnected()) issues.push(`Kafka: not connected to ${this.options.brokers.join(',')}`);
     if (driver) {
       const timeoutMs = Math.min(5_000, this.options.requestTimeoutMs);
