@@ -45,7 +45,6 @@ export async function createKafkajsDriver(options: KafkajsDriverOptions): Promis
 
 class KafkajsDriver implements KafkaDriver {
   readonly name = 'kafkajs';
-  readonly #lib: KafkajsModule;
   readonly #kafka: Kafka;
   readonly #producer: Producer;
   readonly #admin: Admin;
@@ -53,7 +52,6 @@ class KafkajsDriver implements KafkaDriver {
   #connected = false;
 
   constructor(lib: KafkajsModule, options: KafkajsDriverOptions) {
-    this.#lib = lib;
     const config: KafkaConfig = {
       brokers: options.brokers,
       clientId: options.clientId,
@@ -169,7 +167,7 @@ class KafkajsDriver implements KafkaDriver {
   }
 
   async startGroupConsumer(spec: GroupConsumerSpec): Promise<DriverGroupConsumer> {
-    const consumer = new KafkajsGroupConsumer(this.#lib, this.#kafka, spec, () => this.#consumers.delete(consumer));
+    const consumer = new KafkajsGroupConsumer(this.#kafka, spec, () => this.#consumers.delete(consumer));
     this.#consumers.add(consumer);
     try {
       await consumer.start();
@@ -199,7 +197,7 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
   #resolveJoined!: () => void;
   readonly #removers: Array<() => void> = [];
 
-  constructor(lib: KafkajsModule, kafka: Kafka, spec: GroupConsumerSpec, onClosed: () => void) {
+  constructor(kafka: Kafka, spec: GroupConsumerSpec, onClosed: () => void) {
     this.#spec = spec;
     this.groupId = spec.groupId;
     this.#onClosed = onClosed;
@@ -242,7 +240,6 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
       }),
       this.#consumer.on(events.STOP, () => this.#revokeAll()),
     );
-    void lib;
   }
 
   async start(): Promise<void> {
