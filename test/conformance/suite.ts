@@ -706,6 +706,45 @@ export function runConformanceSuite(target: ConformanceTarget): void {
         expect(metrics.handlerDurationMs.p99).toBeGreaterThanOrEqual(0);
       });
 
+      it('metrics add up: published = consumed + dead-lettered + duplicates dropped', async () => {
+        const b = await broker();
+        const topic = uniqueName('accounting');
+        const rec = new Recorder<number>(async (n) => {
+          if (n % 3 === 0) throw new NonRetryableError(`refused ${n}`);
+        });
+        await b.subscribe(topic, rec.handler, { idempotencyStore: new MemoryIdempotencyStore(), maxRetries: 0 });
+        const n = 12;
+        for (let i = 1; i <= n; i++) await b.publish(topic, i, { messageId: `${topic}-${i}` });
+        // Duplicates of handled messages (a dead-lettered id is released, so its replay is handled again).
+        for (const i of [1, 2, 4]) await b.publish(topic, i, { messageId: `${topic}-${i}` });
+        const settled = (): number => {
+          const m = b.getMetrics().byTopic[topic];
+          return m ? m.messagesConsumed + m.deadLettered + m.duplicatesDropped + m.expiredDropped + m.dropped : 0;
+        };
+        await wait(() => settled() === n + 3, () => `settled ${settled()} of ${n + 3}: ${JSON.stringify(b.getMetrics().byTopic[topic])}`);
+        const m = b.getMetrics().byTopic[topic]!;
+        expect(m.messagesPublished).toBe(n + 3);
+        expect(m.deadLettered).toBe(4);
+        expect(m.duplicatesDropped).toBe(3);
+        expect(m.messagesConsumed).toBe(n - 4);
+      });
+
+      const canStop = target.stopBroker !== undefined && target.startBroker !== undefined;
+      it.skipIf(!canStop)(`health turns unhealthy while the broker is down and healthy again after it returns${canStop ? '' : ` [skipped: ${target.name} has no stopBroker/startBroker]`}`, async () => {
+        const b = await broker();
+        await b.subscribe(uniqueName('health-down'), () => {});
+        expect((await b.healthCheck()).isHealthy).toBe(true);
+        await target.stopBroker?.();
+        try {
+          await waitFor(async () => !(await b.healthCheck()).isHealthy, { timeoutMs: timeoutMs * 3, intervalMs: 100, message: 'health to report the broker down' });
+          const down = await b.healthCheck();
+          expect(down.issues.length).toBeGreaterThan(0);
+        } finally {
+          await target.startBroker?.();
+        }
+        await waitFor(async () => (await b.healthCheck()).isHealthy, { timeoutMs: timeoutMs * 3, intervalMs: 100, message: 'health to recover after the broker returned' });
+      });
+
       it.skipIf(caps.consumerGroups)(`capability gate: 'group' fails at subscribe with CapabilityError unless emulate is set${onlyWithout('consumerGroups', caps.consumerGroups)}`, async () => {
         const b = await broker();
         await expect(b.subscribe(uniqueName('gate'), () => {}, { group: 'g' })).rejects.toBeInstanceOf(CapabilityError);
