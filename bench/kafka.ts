@@ -4,7 +4,8 @@
  * handling; contractbus adds zod validation on consume). Per driver, three suites:
  * - `produce`: MESSAGES single-message acked publishes, WINDOW in flight; msg/s and ack latency;
  * - `consume`: that backlog drained by a fresh group (first record → last handled);
- * - `e2e`: MESSAGES/4 published and consumed at once; latency publish → handler.
+ * - `e2e`: MESSAGES/4 published and consumed at once (saturated); latency publish → handler;
+ * - `latency`: 500 paced publishes (one every 2 ms): the latency each stack adds when not queueing.
  * BENCH_ROUNDS (default 1) interleaves rounds (raw, contractbus, raw, …) and reports the median:
  * the machine is shared and noisy. BENCH_MESSAGES (default 20 000).
  * Run: node --conditions=development bench/kafka.ts
@@ -20,6 +21,7 @@ const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const WINDOW = 100;
+const PACE_MS = 2;
 
 const Order = z.object({
   orderId: z.string(),
@@ -119,6 +121,26 @@ async function measureEndToEnd(c: Contender): Promise<Measured> {
   const t0 = nowMs();
   await window(count, (i) => c.publish(topic, order(i), `k${i % 64}`));
   await until(() => received >= count, `${c.label} end to end`);
+  const elapsed = nowMs() - t0;
+  const heapMb = heapUsedMb() - heap;
+  await stop();
+  return { msgPerSec: (count / elapsed) * 1000, ...summarise(latencies), heapMb };
+}
+
+/** Paced publishes (one every PACE_MS, none in flight together): the latency a quiet system adds. */
+async function measureLatency(c: Contender): Promise<Measured> {
+  const count = Number(process.env.BENCH_LATENCY_MESSAGES ?? 500);
+  const topic = uniqueName('bench-kafka-latency');
+  await c.createTopic(topic);
+  const latencies: number[] = [];
+  const stop = await c.consume(topic, uniqueName('bench-group'), (value) => void latencies.push(nowMs() - value.sentAt));
+  const heap = heapUsedMb();
+  const t0 = nowMs();
+  for (let i = 0; i < count; i++) {
+    await c.publish(topic, order(i), `k${i % 64}`);
+    await new Promise((r) => setTimeout(r, PACE_MS));
+  }
+  await until(() => latencies.length >= count, `${c.label} paced latency`);
   const elapsed = nowMs() - t0;
   const heapMb = heapUsedMb() - heap;
   await stop();
@@ -246,6 +268,8 @@ export async function run(): Promise<BenchResult[]> {
           trace(`${c.label} consume done`);
           record(`${name}:e2e`, await measureEndToEnd(c));
           trace(`${c.label} e2e done`);
+          record(`${name}:latency`, await measureLatency(c));
+          trace(`${c.label} latency done`);
         }
         console.error(`bench kafka: ${driver} round ${round + 1}/${ROUNDS} done`);
       }
@@ -253,9 +277,14 @@ export async function run(): Promise<BenchResult[]> {
       await raw.close();
       await ours.close();
     }
-    for (const phase of ['produce', 'consume', 'e2e'] as const) {
+    for (const phase of ['produce', 'consume', 'e2e', 'latency'] as const) {
       const suite = `kafka-${driver} ${phase}`;
-      const note = phase === 'produce' ? 'p50/p99 = ack latency' : phase === 'e2e' ? 'p50/p99 = publish → handler' : 'backlog drain';
+      const note = {
+        produce: 'p50/p99 = ack latency',
+        consume: 'backlog drain',
+        e2e: 'saturated; p50/p99 = publish → handler',
+        latency: `paced (1 per ${PACE_MS} ms); p50/p99 = publish → handler`,
+      }[phase];
       for (const [name, c, baseline] of [['raw', raw, true], ['ours', ours, false]] as const) {
         const m = median(results.get(`${name}:${phase}`) ?? []);
         rows.push({ suite, case: c.label, baseline, messages: MESSAGES, msgPerSec: m.msgPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${note}; median of ${ROUNDS}` });
