@@ -287,7 +287,8 @@ export async function run(): Promise<BenchResult[]> {
       }[phase];
       for (const [name, c, baseline] of [['raw', raw, true], ['ours', ours, false]] as const) {
         const m = median(results.get(`${name}:${phase}`) ?? []);
-        rows.push({ suite, case: c.label, baseline, messages: MESSAGES, msgPerSec: m.msgPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${note}; median of ${ROUNDS}` });
+        const messages = { produce: MESSAGES, consume: MESSAGES, e2e: Math.max(1_000, Math.floor(MESSAGES / 4)), latency: Number(process.env.BENCH_LATENCY_MESSAGES ?? 500) }[phase];
+        rows.push({ suite, case: c.label, baseline, messages, msgPerSec: m.msgPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${note}; median of ${ROUNDS}` });
       }
     }
   }
