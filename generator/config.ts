@@ -33,6 +33,7 @@ export const ContractbusConfigSchema = z
           .enum(['passthrough', 'strip', 'strict'])
           .optional()
           .describe('Objects without additionalProperties in payloads: passthrough (default, unknown fields kept), strip (dropped) or strict (rejected).'),
+        mirror: z.boolean().optional().describe('Also emit mirror.ts: a client playing the other side of every operation, for contract tests (imports contractbus/testing). Default false.'),
       })
       .default({})
       .describe('Generation options (the same as the generate command line flags).'),
@@ -52,6 +53,8 @@ export interface LoadedConfig {
   templatesDir: string | undefined;
   /** What the generator takes (generator/index.ts `GenerateOptions` minus outDir/check). */
   modelOptions: ModelOptions;
+  /** Emit mirror.ts (options.mirror). */
+  mirror: boolean;
 }
 
 export class ConfigError extends Error {
@@ -130,6 +133,7 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
     outDir: path.resolve(dir, config.output),
     templatesDir: config.templates === undefined ? undefined : path.resolve(dir, config.templates),
     modelOptions,
+    mirror: config.options.mirror ?? false,
   };
 }
 

@@ -75,7 +75,7 @@ describe('config (generator/config.ts)', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toMatch(/contractbus\.config\.json: invalid configuration/);
     expect(error.message).toMatch(/ {2}outptu: unknown key \(known: \$schema, input, output, templates, options\)/);
-    expect(error.message).toMatch(/ {2}options\.fixture: unknown key \(known: importExtension, runtimeImport, fixtures, additionalProperties\)/);
+    expect(error.message).toMatch(/ {2}options\.fixture: unknown key \(known: importExtension, runtimeImport, fixtures, additionalProperties, mirror\)/);
     expect(error.message).toMatch(/ {2}options\.importExtension: Invalid option: expected one of "\.js"\|"\.ts"/);
 
     await writeFile(file, JSON.stringify({}));
