@@ -123,20 +123,27 @@ export class KafkaClient extends BrokerClient {
     if (topics.length === 0) throw new ConfigurationError('Kafka consume: topics is empty', { broker: 'kafka' });
     const { topics: _topics, groupId: requestedGroup, handler, autoOffsetReset, maxPollRecords, sessionTimeoutMs, enableAutoCommit, ...subscribeOptions } = options;
     const groupId = requestedGroup ?? this.kafka.options.groupId ?? 'contractbus';
-    const subscriptions: Subscription[] = [];
-    try {
-      for (const topic of topics) {
+    // One group member for all the topics (see KafkaTransport.bundleTopics): subscribe to all at once.
+    this.kafka.bundleTopics(groupId, topics);
+    const settled = await Promise.allSettled(
+      topics.map((topic) => {
         this.kafka.setConsumeOverrides(topic, groupId, {
           ...(maxPollRecords === undefined ? {} : { maxPollRecords }),
           ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }),
           ...(enableAutoCommit === undefined ? {} : { enableAutoCommit }),
         });
         const wrapped = (message: T, metadata: MessageMetadata): Promise<void> | void => handler(message, metadata, recordPositionOf((metadata as { message?: WireMessage }).message));
-        subscriptions.push(await this.subscribe<T>(topic, wrapped, { ...subscribeOptions, group: groupId, startFrom: autoOffsetReset ?? 'earliest' }));
-      }
-    } catch (error) {
+        return this.subscribe<T>(topic, wrapped, { ...subscribeOptions, group: groupId, startFrom: autoOffsetReset ?? 'earliest' }).catch((error: unknown) => {
+          this.kafka.cancelBundle(groupId, error instanceof Error ? error : new Error(String(error)));
+          throw error;
+        });
+      }),
+    );
+    const subscriptions = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
       await Promise.allSettled(subscriptions.map((s) => s.close()));
-      throw error;
+      throw failed.reason;
     }
     return combine(topics.join(','), groupId, subscriptions);
   }

@@ -48,13 +48,25 @@ export interface KafkaTransportOptions extends KafkaOptions {
 }
 
 interface ActiveSubscription {
+  /** The topics, comma-separated (names in health and errors). */
   topic: string;
+  topics: string[];
   groupId: string;
+  driver: KafkaDriver;
   privateGroup: boolean;
   runner: ConsumerRunner;
   consumer: DriverGroupConsumer;
   /** Set when the driver gave up on the consumer (it will not restart by itself). */
   stopped: string | undefined;
+}
+
+interface Bundle {
+  topics: Set<string>;
+  handlers: Map<string, (delivery: Delivery) => Promise<void>>;
+  specs: ConsumeSpec[];
+  ready: Promise<ActiveSubscription> | undefined;
+  resolveAll?: (started: Promise<ActiveSubscription>) => void;
+  open: number;
 }
 
 export class KafkaTransport implements Transport {
@@ -69,6 +81,7 @@ export class KafkaTransport implements Transport {
   readonly #subscriptions = new Set<ActiveSubscription>();
   readonly #overrides = new Map<string, KafkaConsumeOverrides>();
   #pendingPublishes = 0;
+  readonly #bundles = new Map<string, Bundle>();
   #lastError: string | undefined;
 
   constructor(options: KafkaTransportOptions = {}) {
@@ -232,6 +245,27 @@ export class KafkaTransport implements Transport {
     this.#overrides.set(`${group}\u0000${topic}`, overrides);
   }
 
+  /**
+   * Announces that the next `consume` calls for `topics` in `group` belong to one consumer: the
+   * group member subscribes to all of them at once (KafkaClient.consume). Kafka's assignors hand a
+   * group's partitions to members as if every member subscribed to every topic, so one member per
+   * topic in the same group would be assigned partitions it never reads.
+   */
+  bundleTopics(group: string, topics: string[]): void {
+    if (topics.length < 2) return;
+    this.#bundles.set(group, { topics: new Set(topics), handlers: new Map(), specs: [], ready: undefined, open: 0 });
+  }
+
+  /** Gives up a bundle whose topics did not all arrive (a subscribe failed before reaching here). */
+  cancelBundle(group: string, reason: Error): void {
+    const bundle = this.#bundles.get(group);
+    if (!bundle) return;
+    this.#bundles.delete(group);
+    const rejected = Promise.reject(reason);
+    rejected.catch(() => undefined);
+    bundle.resolveAll?.(rejected);
+  }
+
   async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
     if (/[*#]/.test(spec.topic) && !/^[A-Za-z0-9._-]+$/.test(spec.topic)) {
       throw new ConfigurationError(`Kafka: pattern subscriptions are not supported ("${spec.topic}")`, {
@@ -240,23 +274,80 @@ export class KafkaTransport implements Transport {
         hint: 'Subscribe to each topic by name (capabilities.patternSubscribe is false)',
       });
     }
+    const bundle = spec.group === undefined ? undefined : this.#bundles.get(spec.group);
+    if (!bundle || !bundle.topics.has(spec.topic) || bundle.handlers.has(spec.topic)) {
+      const other = spec.group === undefined ? undefined : [...this.#subscriptions].find((s) => s.groupId === spec.group && !s.topics.includes(spec.topic));
+      if (other) {
+        // Kafka's assignors (both drivers) hand out a group's partitions as if every member read
+        // every topic of the group: members reading different topics leave partitions unread.
+        this.#logger.warn(
+          { broker: 'kafka', group: spec.group, topic: spec.topic, otherTopics: other.topics },
+          'Kafka: one consumer group with members on different topics can leave partitions unread; use one group per topic, or KafkaClient.consume({ topics: [...] })',
+        );
+      }
+      const active = await this.#startConsumer([spec.topic], spec, onDelivery);
+      return this.#handle(active, () => true);
+    }
+    // One of several topics of a bundled group: the consumer starts once every topic is here.
+    bundle.handlers.set(spec.topic, onDelivery);
+    bundle.specs.push(spec);
+    if (bundle.handlers.size === bundle.topics.size) {
+      this.#bundles.delete(spec.group as string);
+      const handlers = bundle.handlers;
+      const dispatch = (delivery: Delivery): Promise<void> => {
+        const handler = handlers.get(delivery.message.topic);
+        return handler ? handler(delivery) : delivery.nack({ requeue: true, delayMs: 1_000 });
+      };
+      const prefetch = Math.max(...bundle.specs.map((s) => s.prefetch));
+      bundle.ready = this.#startConsumer([...bundle.topics], { ...spec, prefetch }, dispatch);
+      bundle.resolveAll?.(bundle.ready);
+    } else {
+      bundle.ready ??= new Promise<ActiveSubscription>((resolve, reject) => {
+        bundle.resolveAll = (started) => started.then(resolve, reject);
+      });
+    }
+    const active = await bundle.ready;
+    bundle.open++;
+    // Each topic's subscription closes its share; the consumer leaves once all are closed.
+    return this.#handle(active, () => --bundle.open === 0);
+  }
+
+  #handle(active: ActiveSubscription, lastOut: () => boolean): TransportSubscription {
+    let closed = false;
+    return {
+      pause: () => active.runner.pause(),
+      resume: () => active.runner.resume(),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        if (!lastOut()) return;
+        this.#subscriptions.delete(active);
+        await active.runner.close();
+        // A private group is never joined again: remove it rather than leave it to expire (7 days).
+        if (active.privateGroup) await active.driver.deleteGroup(active.groupId, { timeoutMs: Math.min(5_000, this.options.requestTimeoutMs) }).catch(() => undefined);
+      },
+    };
+  }
+
+  async #startConsumer(topics: string[], spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<ActiveSubscription> {
     const o = this.options;
+    const name = topics.join(', ');
     const privateGroup = spec.group === undefined;
     const groupId = spec.group ?? `contractbus.private.${spec.topic}.${randomUUID()}`;
     const overrides = this.#overrides.get(`${groupId}\u0000${spec.topic}`) ?? {};
-    this.#overrides.delete(`${groupId}\u0000${spec.topic}`);
+    for (const topic of topics) this.#overrides.delete(`${groupId}\u0000${topic}`);
     const driver = await this.#connected();
-    const deadLetterTopic = deadLetterTopicFor(spec.topic, { dlqSuffix: o.dlqSuffix });
-    await this.ensureTopics(o.enableDlq ? [spec.topic, deadLetterTopic] : [spec.topic]);
+    const deadLetterTopics = new Map(topics.map((t) => [t, deadLetterTopicFor(t, { dlqSuffix: o.dlqSuffix })]));
+    await this.ensureTopics(o.enableDlq ? [...topics, ...deadLetterTopics.values()] : topics);
 
-    // 'latest' for a private (brand-new) group means from now: pin the current end offsets.
-    let ends: Array<{ partition: number; high: string }>;
+    let ends: Array<{ topic: string; partition: number; high: string }>;
     try {
-      ends = await driver.topicOffsets(spec.topic, { timeoutMs: o.requestTimeoutMs });
+      ends = (await Promise.all(topics.map(async (topic) => (await driver.topicOffsets(topic, { timeoutMs: o.requestTimeoutMs })).map((p) => ({ ...p, topic }))))).flat();
     } catch (error) {
-      throw new ConnectionError(`Kafka (${driver.name}): cannot read the offsets of "${spec.topic}": ${messageOf(error)}`, { broker: 'kafka', topic: spec.topic, cause: error });
+      throw new ConnectionError(`Kafka (${driver.name}): cannot read the offsets of "${name}": ${messageOf(error)}`, { broker: 'kafka', topic: name, cause: error });
     }
-    const initialOffsets = spec.startFrom === 'latest' && privateGroup ? ends.map((p) => ({ topic: spec.topic, partition: p.partition, offset: p.high })) : undefined;
+    // 'latest' for a private (brand-new) group means from now: pin the current end offsets.
+    const initialOffsets = spec.startFrom === 'latest' && privateGroup ? ends.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.high })) : undefined;
     const sessionTimeoutMs = overrides.sessionTimeoutMs ?? o.sessionTimeoutMs;
     const heartbeatIntervalMs = overrides.heartbeatIntervalMs ?? Math.min(o.heartbeatIntervalMs, Math.floor(sessionTimeoutMs / 3));
     const runner = new ConsumerRunner({
@@ -267,10 +358,10 @@ export class KafkaTransport implements Transport {
       maxRedeliveries: overrides.maxRedeliveries ?? o.maxRedeliveries,
       maxRedeliveryDelayMs: o.maxRedeliveryDelayMs,
       onDelivery,
-      deadLetter: (message, attempts) => this.#deadLetter(message, attempts, deadLetterTopic),
+      deadLetter: (message, attempts) => this.#deadLetter(message, attempts, deadLetterTopics.get(message.topic) ?? `${message.topic}${o.dlqSuffix}`),
       onError: (error, context) => {
         this.#lastError = `${context}: ${error.message}`;
-        this.#logger.warn({ broker: 'kafka', topic: spec.topic, group: groupId, err: error }, context);
+        this.#logger.warn({ broker: 'kafka', topic: name, group: groupId, err: error }, context);
       },
     });
     const failure: { stopped: string | undefined } = { stopped: undefined };
@@ -279,7 +370,7 @@ export class KafkaTransport implements Transport {
     try {
       consumer = await driver.startGroupConsumer({
         groupId,
-        topics: [spec.topic],
+        topics,
         fromBeginning: spec.startFrom === 'earliest',
         initialOffsets,
         sessionTimeoutMs,
@@ -292,10 +383,10 @@ export class KafkaTransport implements Transport {
         onAssigned: runner.onAssigned,
         onRevoked: runner.onRevoked,
         onError: (error, willRestart) => {
-          this.#lastError = `consumer of "${spec.topic}" (group "${groupId}"): ${error.message}`;
+          this.#lastError = `consumer of "${name}" (group "${groupId}"): ${error.message}`;
           failure.stopped = willRestart ? undefined : error.message;
           if (active) active.stopped = failure.stopped;
-          this.#logger.error({ broker: 'kafka', topic: spec.topic, group: groupId, willRestart, err: error }, 'Kafka consumer failed');
+          this.#logger.error({ broker: 'kafka', topic: name, group: groupId, willRestart, err: error }, 'Kafka consumer failed');
         },
       });
       runner.attach(consumer);
@@ -305,26 +396,16 @@ export class KafkaTransport implements Transport {
       await withTimeout(consumer.joined, joinTimeoutMs, `join group "${groupId}"`);
     } catch (error) {
       await runner.close().catch(() => undefined);
-      throw new ConnectionError(`Kafka (${driver.name}): cannot consume "${spec.topic}" in group "${groupId}": ${messageOf(error)}`, {
+      throw new ConnectionError(`Kafka (${driver.name}): cannot consume "${name}" in group "${groupId}": ${messageOf(error)}`, {
         broker: 'kafka',
-        topic: spec.topic,
+        topic: name,
         cause: error,
         hint: 'Check the broker is up and the group coordinator is available (first joins can take seconds)',
       });
     }
-    active = { topic: spec.topic, groupId, privateGroup, runner, consumer, stopped: failure.stopped };
-    const subscription = active;
-    this.#subscriptions.add(subscription);
-    return {
-      pause: () => runner.pause(),
-      resume: () => runner.resume(),
-      close: async () => {
-        this.#subscriptions.delete(subscription);
-        await runner.close();
-        // A private group is never joined again: remove it rather than leave it to expire (7 days).
-        if (privateGroup) await driver.deleteGroup(groupId, { timeoutMs: Math.min(5_000, o.requestTimeoutMs) }).catch(() => undefined);
-      },
-    };
+    active = { topic: name, topics, groupId, privateGroup, runner, consumer, driver, stopped: failure.stopped };
+    this.#subscriptions.add(active);
+    return active;
   }
 
   async #deadLetter(message: WireMessage, attempts: number, deadLetterTopic: string): Promise<void> {
@@ -357,7 +438,7 @@ export class KafkaTransport implements Transport {
 
   /** Manual commit: `offset` is the next offset to read (last handled + 1). */
   async commitOffset(topic: string, partition: number, offset: string | number | bigint): Promise<void> {
-    const owner = [...this.#subscriptions].find((s) => s.topic === topic && s.runner.owns(topic, partition));
+    const owner = [...this.#subscriptions].find((s) => s.topics.includes(topic) && s.runner.owns(topic, partition));
     if (!owner) {
       throw new ConfigurationError(`Kafka: partition ${partition} of "${topic}" is not assigned to a consumer of this client`, {
         broker: 'kafka',
@@ -390,7 +471,7 @@ export class KafkaTransport implements Transport {
         }
         if (assignment.length === 0) group['note'] = 'no partitions assigned (more consumers than partitions, or rebalancing)';
         try {
-          group['lag'] = await this.lag(s.groupId, s.topic, timeoutMs);
+          group['lag'] = (await Promise.all(s.topics.map((t) => this.lag(s.groupId, t, timeoutMs)))).flat();
         } catch (error) {
           group['lagError'] = messageOf(error);
         }

@@ -251,3 +251,16 @@ describe('connect() with a kafka:// URL', () => {
     await waitFor(() => got.length === 1, 20_000, 'the message');
   });
 });
+
+describe.each(DRIVERS)('Kafka consume() over several topics (%s driver)', (driver) => {
+  it('delivers every topic of one group', async () => {
+    const client = track(testClient(driver));
+    await client.connect();
+    const topics = [uniqueName('kafka-multi-a'), uniqueName('kafka-multi-b'), uniqueName('kafka-multi-c')];
+    const got: string[] = [];
+    await client.consume<{ from: string }>({ topics, groupId: uniqueName('multi'), handler: (m) => void got.push(m.from) });
+    for (const t of topics) await client.produce(t, { from: t });
+    await waitFor(() => got.length === 3, 20_000, `one message per topic (got ${got.length})`);
+    expect([...got].sort()).toEqual([...topics].sort());
+  });
+});
