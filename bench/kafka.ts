@@ -12,9 +12,8 @@
  */
 import { Consumer as PltConsumer, Producer as PltProducer, Admin as PltAdmin, ProduceAcks } from '@platformatic/kafka';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { z } from 'zod';
 import type { BenchResult } from './lib.ts';
-import { heapUsedMb, nowMs, summarise, uniqueName } from './lib.ts';
+import { heapUsedMb, nowMs, Order, order, summarise, uniqueName, type OrderT } from './lib.ts';
 import { KafkaClient, type KafkaDriverName } from '../runtime/bindings/kafka/index.ts';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -23,20 +22,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const WINDOW = 100;
 const PACE_MS = 2;
 
-const Order = z.object({
-  orderId: z.string(),
-  customerId: z.string(),
-  status: z.enum(['created', 'paid', 'shipped']),
-  total: z.number().nonnegative(),
-  currency: z.string().length(3),
-  items: z.number().int(),
-  sentAt: z.number(),
-});
-type OrderT = z.infer<typeof Order>;
-
-function order(i: number): OrderT {
-  return { orderId: `o-${i}`, customerId: `c-${i % 97}`, status: 'paid', total: 12.5 + i, currency: 'EUR', items: 3, sentAt: nowMs() };
-}
 
 interface Measured {
   msgPerSec: number;

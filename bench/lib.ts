@@ -3,6 +3,8 @@
  * throughput, p50/p99 latency and memory as ratios against the raw client measured in the same run.
  */
 
+import { z } from 'zod';
+
 export interface BenchResult {
   /** e.g. 'redis-pubsub', 'rabbitmq', 'kafka-kafkajs', 'generator' */
   suite: string;
@@ -44,4 +46,60 @@ export function nowMs(): number {
 
 export function uniqueName(prefix: string): string {
   return `${prefix}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The message every binding benchmark sends: a small order, validated with zod on consume. */
+export const Order = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  status: z.enum(['created', 'paid', 'shipped']),
+  total: z.number().nonnegative(),
+  currency: z.string().length(3),
+  items: z.number().int(),
+  sentAt: z.number(),
+});
+export type OrderT = z.infer<typeof Order>;
+
+export function order(i: number): OrderT {
+  return { orderId: `o-${i}`, customerId: `c-${i % 97}`, status: 'paid', total: 12.5 + i, currency: 'EUR', items: 3, sentAt: nowMs() };
+}
+
+export interface Measured {
+  msgPerSec: number;
+  /** Process CPU (user + system) per message, µs, publish and consume together: steadier than wall clock on a busy machine. */
+  cpuUsPerMsg: number;
+  p50Ms: number;
+  p99Ms: number;
+  heapMb: number;
+}
+
+/**
+ * Publishes `messages` with at most `window` publishes in flight and resolves once `received()`
+ * reaches `messages` (end-to-end throughput; latencies are filled in by the consumer).
+ */
+export async function drive(
+  publish: (i: number) => Promise<unknown>,
+  received: () => number,
+  latencies: number[],
+  { messages, window }: { messages: number; window: number },
+): Promise<Measured> {
+  const heapBefore = heapUsedMb();
+  const cpuBefore = process.cpuUsage();
+  const started = nowMs();
+  let next = 0;
+  const lanes = Array.from({ length: window }, async () => {
+    while (next < messages) {
+      const i = next++;
+      await publish(i);
+    }
+  });
+  await Promise.all(lanes);
+  const deadline = Date.now() + 60_000;
+  while (received() < messages) {
+    if (Date.now() > deadline) throw new Error(`only ${received()} of ${messages} messages arrived within 60 s`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const elapsed = nowMs() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { msgPerSec: (messages / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / messages, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
 }

@@ -7,9 +7,8 @@
  * Run: node --conditions=development bench/rabbitmq.ts
  */
 import { connect, type ConfirmChannel } from 'amqplib';
-import { z } from 'zod';
 import type { BenchResult } from './lib.ts';
-import { heapUsedMb, nowMs, summarise, uniqueName } from './lib.ts';
+import { drive, heapUsedMb, nowMs, Order, order, summarise, uniqueName, type Measured, type OrderT } from './lib.ts';
 import { RabbitMQTransport } from '../runtime/bindings/rabbitmq/transport.ts';
 import * as rabbit from '../runtime/bindings/rabbitmq/index.ts';
 import type { MessageBroker } from '../runtime/core/types.ts';
@@ -17,53 +16,11 @@ import type { MessageBroker } from '../runtime/core/types.ts';
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const WINDOW = 100;
+const SHAPE = { messages: MESSAGES, window: WINDOW };
 const PREFETCH = 200;
 
-const Order = z.object({
-  orderId: z.string(),
-  customerId: z.string(),
-  status: z.enum(['created', 'paid', 'shipped']),
-  total: z.number().nonnegative(),
-  currency: z.string().length(3),
-  items: z.number().int(),
-  sentAt: z.number(),
-});
-type OrderT = z.infer<typeof Order>;
 
-function order(i: number): OrderT {
-  return { orderId: `o-${i}`, customerId: `c-${i % 97}`, status: 'paid', total: 12.5 + i, currency: 'EUR', items: 3, sentAt: nowMs() };
-}
 
-interface Measured {
-  /** Process CPU (user + system) per message, µs: our overhead, independent of broker latency. */
-  cpuUsPerMsg: number;
-  msgPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  heapMb: number;
-}
-
-async function drive(publish: (i: number) => Promise<unknown>, received: () => number, latencies: number[]): Promise<Measured> {
-  const heapBefore = heapUsedMb();
-  const cpuBefore = process.cpuUsage();
-  const started = nowMs();
-  let next = 0;
-  const lanes = Array.from({ length: WINDOW }, async () => {
-    while (next < MESSAGES) {
-      const i = next++;
-      await publish(i);
-    }
-  });
-  await Promise.all(lanes);
-  const deadline = Date.now() + 60_000;
-  while (received() < MESSAGES) {
-    if (Date.now() > deadline) throw new Error(`only ${received()} of ${MESSAGES} messages arrived within 60 s`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  const elapsed = nowMs() - started;
-  const cpu = process.cpuUsage(cpuBefore);
-  return { cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, msgPerSec: (MESSAGES / elapsed) * 1000, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
-}
 
 async function raw(): Promise<Measured> {
   const connection = await connect(AMQP_URL, { noDelay: true });
@@ -87,7 +44,7 @@ async function raw(): Promise<Measured> {
     new Promise((resolve, reject) => {
       pub.publish(exchange, topic, Buffer.from(JSON.stringify(order(i))), { persistent: true, contentType: 'application/json' }, (error: unknown) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
     });
-  const result = await drive(publish, () => latencies.length, latencies);
+  const result = await drive(publish, () => latencies.length, latencies, SHAPE);
   await pub.deleteQueue(queue);
   await connection.close();
   return result;
@@ -108,8 +65,7 @@ async function transportOnly(): Promise<Measured> {
   const result = await drive(
     (i) => transport.send({ messageId: String(++id), topic, body: Buffer.from(JSON.stringify(order(i))), headers: {}, contentType: 'application/json', timestamp: Date.now() }, { timeoutMs: 10_000 }),
     () => latencies.length,
-    latencies,
-  );
+    latencies, SHAPE);
   await sub.close();
   await transport.deleteQueue(`bench.${topic}`);
   await transport.close();
@@ -128,7 +84,7 @@ async function contractbus(broker: MessageBroker): Promise<Measured> {
     },
     { validate, group: 'bench', concurrency: WINDOW, prefetch: PREFETCH },
   );
-  const result = await drive((i) => broker.publish(topic, order(i)), () => latencies.length, latencies);
+  const result = await drive((i) => broker.publish(topic, order(i)), () => latencies.length, latencies, SHAPE);
   await subscription.close();
   await broker.disconnect();
   const admin = new RabbitMQTransport({ url: AMQP_URL });

@@ -7,62 +7,18 @@
  * latency is publish-call → handler per message. Run: node --conditions=development bench/redis.ts
  */
 import { Redis } from 'ioredis';
-import { z } from 'zod';
 import type { BenchResult } from './lib.ts';
-import { heapUsedMb, nowMs, summarise, uniqueName } from './lib.ts';
+import { drive, heapUsedMb, nowMs, Order, order, summarise, uniqueName, type Measured, type OrderT } from './lib.ts';
 import { RedisPubSubClient, RedisStreamsClient } from '../runtime/bindings/redis/index.ts';
 import type { MessageBroker } from '../runtime/core/types.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const WINDOW = 100;
+const SHAPE = { messages: MESSAGES, window: WINDOW };
 
-const Order = z.object({
-  orderId: z.string(),
-  customerId: z.string(),
-  status: z.enum(['created', 'paid', 'shipped']),
-  total: z.number().nonnegative(),
-  currency: z.string().length(3),
-  items: z.number().int(),
-  sentAt: z.number(),
-});
-type OrderT = z.infer<typeof Order>;
 
-function order(i: number): OrderT {
-  return { orderId: `o-${i}`, customerId: `c-${i % 97}`, status: 'paid', total: 12.5 + i, currency: 'EUR', items: 3, sentAt: nowMs() };
-}
 
-interface Measured {
-  msgPerSec: number;
-  /** Client-side CPU (user + system) per message, publish and consume together: robust to a busy machine. */
-  cpuUsPerMsg: number;
-  p50Ms: number;
-  p99Ms: number;
-  heapMb: number;
-}
-
-/** Publishes with at most WINDOW in flight, resolves when `received()` reaches MESSAGES. */
-async function drive(publish: (i: number) => Promise<unknown>, received: () => number, latencies: number[]): Promise<Measured> {
-  const heapBefore = heapUsedMb();
-  const cpuBefore = process.cpuUsage();
-  const started = nowMs();
-  let next = 0;
-  const lanes = Array.from({ length: WINDOW }, async () => {
-    while (next < MESSAGES) {
-      const i = next++;
-      await publish(i);
-    }
-  });
-  await Promise.all(lanes);
-  const deadline = Date.now() + 60_000;
-  while (received() < MESSAGES) {
-    if (Date.now() > deadline) throw new Error(`only ${received()} of ${MESSAGES} messages arrived within 60 s`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  const elapsed = nowMs() - started;
-  const cpu = process.cpuUsage(cpuBefore);
-  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
-}
 
 async function rawPubSub(autoPipelining: boolean): Promise<Measured> {
   const pub = new Redis(REDIS_URL, { enableAutoPipelining: autoPipelining });
@@ -74,7 +30,7 @@ async function rawPubSub(autoPipelining: boolean): Promise<Measured> {
     latencies.push(nowMs() - message.sentAt);
   });
   await sub.subscribe(channel);
-  const result = await drive((i) => pub.publish(channel, JSON.stringify(order(i))), () => latencies.length, latencies);
+  const result = await drive((i) => pub.publish(channel, JSON.stringify(order(i))), () => latencies.length, latencies, SHAPE);
   await Promise.all([pub.quit(), sub.quit()]);
   return result;
 }
@@ -99,7 +55,7 @@ async function rawStreams(autoPipelining: boolean): Promise<Measured> {
       }
     }
   })();
-  const result = await drive((i) => pub.xadd(stream, 'MAXLEN', '~', 100_000, '*', 'data', JSON.stringify(order(i))), () => latencies.length, latencies);
+  const result = await drive((i) => pub.xadd(stream, 'MAXLEN', '~', 100_000, '*', 'data', JSON.stringify(order(i))), () => latencies.length, latencies, SHAPE);
   stop = true;
   await consume;
   await pub.del(stream);
@@ -119,7 +75,7 @@ async function contractbus(broker: MessageBroker, mode: 'pubsub' | 'streams'): P
     },
     { validate, concurrency: WINDOW, prefetch: WINDOW * 2, group: mode === 'streams' ? 'bench' : undefined, startFrom: 'earliest' },
   );
-  const result = await drive((i) => broker.publish(topic, order(i)), () => latencies.length, latencies);
+  const result = await drive((i) => broker.publish(topic, order(i)), () => latencies.length, latencies, SHAPE);
   await subscription.close();
   await broker.disconnect();
   if (mode === 'streams') {
