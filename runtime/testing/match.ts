@@ -45,6 +45,19 @@ export function matchesPartially(actual: unknown, expected: unknown): boolean {
   return Object.is(actual, expected);
 }
 
+/**
+ * `actual` cut down to the keys `expected` names (recursively), so a diff shows only what the partial
+ * matcher looked at, as `toMatchObject` does.
+ */
+export function projectLike(actual: unknown, expected: unknown): unknown {
+  if (Array.isArray(expected) && Array.isArray(actual)) return actual.map((item, index) => (index < expected.length ? projectLike(item, expected[index]) : item));
+  if (typeof expected !== 'object' || expected === null || Array.isArray(expected) || expected instanceof RegExp || isAsymmetric(expected)) return actual;
+  if (typeof actual !== 'object' || actual === null || Array.isArray(actual)) return actual;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(expected)) if (Object.hasOwn(actual, key)) out[key] = projectLike((actual as Record<string, unknown>)[key], (expected as Record<string, unknown>)[key]);
+  return out;
+}
+
 /** One line per value, bounded so a noisy topic does not flood the test output. */
 export function preview(value: unknown, max = 300): string {
   const text = inspect(value, { depth: 6, breakLength: Infinity, compact: true, sorted: true });

@@ -9,7 +9,7 @@
 import { addressPattern, buildAddress, parseAddress, toWireHeaders, type ChannelParameters } from '../core/channel.ts';
 import { ValidationError } from '../core/errors.ts';
 import type { Headers, MessageBroker, MessageMetadata, PublishOptions, PublishReceipt, Subscription } from '../core/types.ts';
-import { assertionError, listPreview, matchesPartially, preview, type DeepPartialMatcher, type WaitForOptions } from './match.ts';
+import { assertionError, listPreview, matchesPartially, preview, projectLike, type DeepPartialMatcher, type WaitForOptions } from './match.ts';
 
 /** Publish options of a mirror send: the contract's headers typed, like the generated client's. */
 export type MirrorPublishOptions<H> = [H] extends [never] ? PublishOptions : Omit<PublishOptions, 'headers'> & { headers?: H; extraHeaders?: Headers };
@@ -156,7 +156,7 @@ class Inbox implements MirrorInbox<unknown, unknown, unknown> {
     const last = this.received[this.received.length - 1];
     throw assertionError(
       `expected the service to send a message${matcher === undefined ? '' : ` matching ${typeof matcher === 'function' ? 'the predicate' : preview(matcher)}`} through ${this.spec.operation} ("${this.spec.address}"); received ${this.received.length}:\n${listPreview(this.received.map((r) => r.payload))}`,
-      last?.payload,
+      typeof matcher === 'function' || matcher === undefined ? last?.payload : projectLike(last?.payload, matcher),
       typeof matcher === 'function' ? 'a message matching the predicate' : matcher,
     );
   }

@@ -11,7 +11,7 @@ import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessa
 import type { BrokerCapabilities, Headers, HealthStatus } from '../core/types.ts';
 import { MemoryHub, type MemoryHubStats } from '../bindings/memory/hub.ts';
 import { MemoryTransport } from '../bindings/memory/transport.ts';
-import { assertionError, listPreview, matchesPartially, preview, type AsymmetricLike, type DeepPartialMatcher, type WaitForOptions } from './match.ts';
+import { assertionError, listPreview, matchesPartially, preview, projectLike, type AsymmetricLike, type DeepPartialMatcher, type WaitForOptions } from './match.ts';
 
 export type { DeepPartialMatcher, WaitForOptions } from './match.ts';
 
@@ -184,7 +184,8 @@ export class TestBroker extends BrokerClient {
     const want = `${options.times === undefined ? 'a message' : `${options.times} message(s)`}${matcher === undefined ? '' : ` matching ${describeMatcher(matcher)}`}${headers === undefined ? '' : ` with headers ${preview(headers)}`}`;
     const message = `expected ${want} on "${topic}", found ${hits.length} matching of ${seen.length} published:\n${listPreview(seen.map(brief))}${seen.length === 0 ? this.#elsewhere(topic) : ''}`;
     // The diff shows the closest candidate (the newest) against what was asked for.
-    const actual = seen.length === 0 ? undefined : typeof matcher === 'function' || matcher === undefined ? brief(seen[seen.length - 1] as PublishedMessage) : (seen[seen.length - 1] as PublishedMessage).payload;
+    const newest = seen[seen.length - 1];
+    const actual = newest === undefined ? undefined : typeof matcher === 'function' || matcher === undefined ? brief(newest) : projectLike(newest.payload, matcher);
     const expected = typeof matcher === 'function' || matcher === undefined ? want : matcher;
     throw assertionError(message, actual, expected);
   }
