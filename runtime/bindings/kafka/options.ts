@@ -116,6 +116,8 @@ export interface KafkaOptions extends KafkaConnectionOptions, KafkaConsumerDefau
 export const DEFAULT_DRIVER: KafkaDriverName = 'platformatic';
 
 export interface ResolvedKafkaOptions {
+  /** The driver was not chosen by the user: fall back to the other one when its package is missing. */
+  driverIsDefault: boolean;
   brokers: string[];
   clientId: string;
   groupId: string | undefined;
@@ -261,6 +263,7 @@ export function resolveKafkaOptions(options: KafkaOptions = {}): ResolvedKafkaOp
     throw new ConfigurationError('Kafka: an idempotent producer needs acks -1 (all)', { broker: 'kafka', hint: 'Set idempotent: false to use acks 0 or 1' });
   }
   return {
+    driverIsDefault: o.driver === undefined && o.client === undefined,
     brokers,
     clientId: o.clientId ?? 'contractbus',
     groupId: o.groupId,

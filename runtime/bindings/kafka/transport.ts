@@ -12,7 +12,7 @@ import { deadLetterHeaders, deadLetterTopicFor } from '../../reliability/dead-le
 import { ConsumerRunner } from './consumer.ts';
 import type { DriverGroupConsumer, KafkaDriver, PartitionLag, TopicSpec } from './driver.ts';
 import { withTimeout } from './drivers/timeout.ts';
-import { resolveKafkaOptions, type KafkaOptions, type ResolvedKafkaOptions } from './options.ts';
+import { resolveKafkaOptions, type KafkaDriverName, type KafkaOptions, type ResolvedKafkaOptions } from './options.ts';
 import { toRecord } from './wire.ts';
 
 export const KAFKA_CAPABILITIES: BrokerCapabilities = Object.freeze({
@@ -106,14 +106,11 @@ export class KafkaTransport implements Transport {
     return this.#connecting;
   }
 
-  async #open(): Promise<KafkaDriver> {
+  async #createDriver(name: KafkaDriverName): Promise<KafkaDriver> {
     const o = this.options;
-    let driver: KafkaDriver;
-    if (typeof o.driver === 'object') {
-      driver = o.driver;
-    } else if (o.driver === 'kafkajs') {
+    if (name === 'kafkajs') {
       const { createKafkajsDriver } = await import('./drivers/kafkajs.ts');
-      driver = await createKafkajsDriver({
+      return createKafkajsDriver({
         brokers: o.brokers,
         clientId: o.clientId,
         ssl: o.tls,
@@ -123,18 +120,27 @@ export class KafkaTransport implements Transport {
         idempotent: o.idempotent,
         kafka: o.client as never,
       });
+    }
+    const { createPlatformaticDriver } = await import('./drivers/platformatic.ts');
+    return createPlatformaticDriver({
+      brokers: o.brokers,
+      clientId: o.clientId,
+      tls: o.tls,
+      sasl: o.sasl,
+      connectionTimeoutMs: o.connectionTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      idempotent: o.idempotent,
+      producer: o.client as never,
+    });
+  }
+
+  async #open(): Promise<KafkaDriver> {
+    const o = this.options;
+    let driver: KafkaDriver;
+    if (typeof o.driver === 'object') {
+      driver = o.driver;
     } else {
-      const { createPlatformaticDriver } = await import('./drivers/platformatic.ts');
-      driver = await createPlatformaticDriver({
-        brokers: o.brokers,
-        clientId: o.clientId,
-        tls: o.tls,
-        sasl: o.sasl,
-        connectionTimeoutMs: o.connectionTimeoutMs,
-        requestTimeoutMs: o.requestTimeoutMs,
-        idempotent: o.idempotent,
-        producer: o.client as never,
-      });
+      driver = await this.#createDriver(await loadDriverPackage(o.driver as KafkaDriverName, o.driverIsDefault));
     }
     try {
       await withTimeout(driver.connect(), o.connectionTimeoutMs + o.requestTimeoutMs, 'connect');
@@ -517,4 +523,27 @@ export function messageOf(error: unknown): string {
     current = Array.isArray(nested) && nested.length > 0 ? nested[nested.length - 1] : current.cause;
   }
   return parts.slice(0, 4).join(': ');
+}
+
+const DRIVER_PACKAGE: Record<KafkaDriverName, string> = { kafkajs: 'kafkajs', platformatic: '@platformatic/kafka' };
+
+/**
+ * Which driver to use given the installed packages: the asked one, or, when the user chose none
+ * and the default's package is missing, the other one. Neither installed: a clear error.
+ */
+async function loadDriverPackage(wanted: KafkaDriverName, mayFallBack: boolean): Promise<KafkaDriverName> {
+  const candidates: KafkaDriverName[] = mayFallBack ? [wanted, wanted === 'kafkajs' ? 'platformatic' : 'kafkajs'] : [wanted];
+  for (const name of candidates) {
+    try {
+      await import(DRIVER_PACKAGE[name] as string);
+      return name;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    }
+  }
+  const packages = candidates.map((n) => DRIVER_PACKAGE[n]);
+  throw new ConfigurationError(`Kafka: the ${packages.join(' or ')} package is not installed`, {
+    broker: 'kafka',
+    hint: `Install one: npm install ${packages[0]}${packages.length > 1 ? ` (or ${packages[1]})` : ''}`,
+  });
 }
