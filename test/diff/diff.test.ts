@@ -1,6 +1,7 @@
 /**
  * `diffContracts` over a table of contract pairs: fixtures/base.yaml against one mutation each
- * (fixtures/<case>.yaml; `<case>.old.yaml` is compared the other way round). Each row names the rules
+ * (fixtures/<case>.yaml; `<case>.old.yaml` is compared the other way round; `a.yaml>b.yaml` compares
+ * the two named files). Each row names the rules
  * that must be reported, and how, and nothing else may be. Then `runDiffCommand` on good and bad input.
  */
 import path from 'node:path';
@@ -34,7 +35,11 @@ const table: Row[] = [
   ['message-removed.old.yaml', ['message-removed@message CancelOrder'], []],
   ['address-changed.yaml', ['address-changed@onPlaceOrder (receive)'], ['channel-added@"orders.commands.v2"']],
   ['parameter-added.yaml', ['address-changed@publishOrderCreated (send)', 'parameter-added@parameter region'], ['channel-added@"orders.{region}.{orderId}.created"']],
+  ['parameter-removed.old.yaml', ['address-changed@publishOrderCreated (send)', 'parameter-removed@parameter region'], ['channel-added@"orders.{orderId}.created"']],
   ['parameter-changed.yaml', ['parameter-changed@parameter orderId'], []],
+  ['send-message-added.yaml', ['message-added@message OrderAmended'], []],
+  ['receive-message-added.yaml', [], ['message-added@message CancelOrder']],
+  ['correlation-id-changed.yaml', ['correlation-id-changed@message PlaceOrder'], []],
   ['content-type-changed.yaml', ['content-type-changed@message PlaceOrder'], []],
   // Fields: removed / made required / added.
   ['send-field-removed.yaml', ['property-removed@OrderCreated › payload.note'], []],
@@ -48,14 +53,21 @@ const table: Row[] = [
   ['receive-required-made-optional.yaml', [], ['property-optional@PlaceOrder › payload.quantity']],
   ['receive-required-header-added.yaml', ['property-required@PlaceOrder › headers.tenant'], []],
   ['receive-object-closed.yaml', ['object-closed@PlaceOrder › payload'], []],
+  ['receive-object-opened.old.yaml', [], ['object-opened@PlaceOrder › payload']],
+  ['receive-object-closed.yaml>receive-closed-field-removed.yaml', ['property-removed@PlaceOrder › payload.note'], []],
+  ['default-changed.yaml', [], ['default-changed@PlaceOrder › payload.status']],
   // Types and constraints.
   ['send-number-to-integer.yaml', [], ['type-narrowed@OrderCreated › payload.quantity']],
   ['receive-number-to-integer.yaml', ['type-narrowed@PlaceOrder › payload.quantity'], []],
+  ['send-integer-to-number.old.yaml', ['type-widened@OrderCreated › payload.quantity'], []],
   ['send-type-widened-nullable.yaml', ['type-widened@OrderCreated › payload.note'], []],
   ['type-changed.yaml', ['type-changed@PlaceOrder › payload.id'], []],
   ['receive-string-gains-enum.yaml', ['enum-added@PlaceOrder › payload.id'], []],
+  ['send-enum-removed.yaml', ['enum-removed@OrderCreated › payload.status'], []],
   ['receive-format-added.yaml', ['format-added@PlaceOrder › payload.id'], []],
   ['send-format-added.yaml', [], ['format-added@OrderCreated › payload.id']],
+  ['receive-format-removed.old.yaml', [], ['format-removed@PlaceOrder › payload.id']],
+  ['receive-format-added.yaml>receive-format-changed.yaml', ['format-changed@PlaceOrder › payload.id'], []],
   ['receive-pattern-added.yaml', ['pattern-added@PlaceOrder › payload.id'], []],
   ['receive-max-length-decreased.yaml', ['constraint-tightened@PlaceOrder › payload.note'], []],
   ['send-max-length-increased.yaml', ['constraint-relaxed@OrderCreated › payload.note'], []],
@@ -91,8 +103,9 @@ describe('diffContracts: rule table', () => {
   });
 
   it.each(table)('%s', async (file, breaking, nonBreaking) => {
-    const other = await model(fixture(file));
-    const result = file.endsWith('.old.yaml') ? diffContracts(other, base) : diffContracts(base, other);
+    const [first, second] = file.split('>') as [string, string | undefined];
+    const other = await model(fixture(first));
+    const result = second !== undefined ? diffContracts(other, await model(fixture(second))) : first.endsWith('.old.yaml') ? diffContracts(other, base) : diffContracts(base, other);
     matches(result.breaking, breaking);
     matches(result.nonBreaking, nonBreaking);
     for (const c of [...result.breaking, ...result.nonBreaking]) expect(c.message.length).toBeGreaterThan(5);
