@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { configJsonSchemaText, CONFIG_SCHEMA_PATH, ConfigError, loadConfig } from '../../generator/config.ts';
 import { generateFiles } from '../../generator/index.ts';
 import { runInitCommand, starterContract } from '../../generator/init.ts';
@@ -17,6 +17,11 @@ import { loadContract } from '../../generator/load.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
 const root = path.join(here, '__generated__');
+
+// Only this file writes here: start clean so runs do not accumulate folders.
+beforeAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 async function fresh(name: string): Promise<string> {
   const dir = path.join(root, `${name}-${Math.random().toString(36).slice(2, 8)}`);
