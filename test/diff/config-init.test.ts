@@ -72,6 +72,15 @@ describe('config (generator/config.ts)', () => {
     expect(loaded?.templatesDir).toBe(path.join(dir, 'tpl'));
   });
 
+  it('reads contractbus.config.ts (default export, typed with ContractbusConfigInput)', async () => {
+    const dir = await fresh('ts');
+    const types = path.join(repoRoot, 'generator/config.ts');
+    await writeFile(path.join(dir, 'contractbus.config.ts'), `import type { ContractbusConfigInput } from ${JSON.stringify(types)};\nconst config: ContractbusConfigInput = { input: 'x.yaml', options: { mirror: true } };\nexport default config;\n`);
+    const loaded = await loadConfig(dir);
+    expect(loaded?.inputs).toEqual([path.join(dir, 'x.yaml')]);
+    expect(loaded?.mirror).toBe(true);
+  });
+
   it('bad keys fail with their path; bad JSON says so', async () => {
     const dir = await fresh('bad');
     const file = path.join(dir, 'contractbus.config.json');
