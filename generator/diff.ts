@@ -397,6 +397,10 @@ export function diffContracts(oldModel: ContractModel, newModel: ContractModel):
       );
     }
   }
+  if (oldModel.title !== newModel.title) {
+    // Not a wire change, but the generated folder, factory and type names follow the title.
+    changes.push(structural('title-changed', 'info.title', `${show(oldModel.title)} → ${show(newModel.title)}: the generated code moves from ${oldModel.slug}/ to ${newModel.slug}/ and its names (${oldModel.clientFactory} → ${newModel.clientFactory}) change; imports need updating`, 'non-breaking'));
+  }
   for (const op of newModel.operations) {
     if (!oldOps.has(op.id)) changes.push(structural('operation-added', opLabel(op), `new operation (${op.action} on ${show(op.address)})`, 'non-breaking', op));
   }

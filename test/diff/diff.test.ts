@@ -40,6 +40,7 @@ const table: Row[] = [
   ['send-message-added.yaml', ['message-added@message OrderAmended'], []],
   ['receive-message-added.yaml', [], ['message-added@message CancelOrder']],
   ['correlation-id-changed.yaml', ['correlation-id-changed@message PlaceOrder'], []],
+  ['title-changed.yaml', [], ['title-changed@info.title']],
   ['content-type-changed.yaml', ['content-type-changed@message PlaceOrder'], []],
   // Fields: removed / made required / added.
   ['send-field-removed.yaml', ['property-removed@OrderCreated › payload.note'], []],
