@@ -8,6 +8,8 @@ import type { FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runDiffCommand } from './diff.ts';
+import { runInitCommand } from './init.ts';
 import { ContractLoadError, formatProblem, loadContract } from './load.ts';
 import type { Problem } from './load.ts';
 import { buildModel } from './model.ts';
@@ -22,6 +24,9 @@ const HELP = `contractbus — typed, validated messaging clients from AsyncAPI c
 Usage:
   contractbus generate <spec...> [options]   generate clients (alias: generate <spec...>)
   contractbus validate <spec...>             check documents, print diagnostics with file:line
+  contractbus diff <old> <new> [--json] [--fail-on breaking|any|none]
+                                             breaking-change report between two versions of a contract
+  contractbus init [--force]                 scaffold asyncapi.yaml, contractbus.config.json and npm scripts
   contractbus --help | --version
 
 Generate options:
@@ -222,6 +227,9 @@ async function runValidate(specs: string[], quiet: boolean, io: Io): Promise<num
 }
 
 export async function main(argv: string[] = process.argv.slice(2), io: Io = defaultIo): Promise<number> {
+  // Commands with options of their own.
+  if (argv[0] === 'diff') return runDiffCommand(argv.slice(1), io);
+  if (argv[0] === 'init') return runInitCommand(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -257,7 +265,7 @@ export async function main(argv: string[] = process.argv.slice(2), io: Io = defa
     return values.help || command === 'help' ? 0 : 2;
   }
   try {
-    if (command !== 'generate' && command !== 'validate') throw new UsageError(`unknown command ${JSON.stringify(command)} (expected generate or validate)`);
+    if (command !== 'generate' && command !== 'validate') throw new UsageError(`unknown command ${JSON.stringify(command)} (expected generate, validate, diff or init)`);
     if (specs.length === 0) throw new UsageError(`${command} needs the path of an AsyncAPI document`);
     if (command === 'validate') return await runValidate(specs, values.quiet ?? false, io);
     const ext = values['import-extension'];
