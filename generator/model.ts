@@ -77,6 +77,13 @@ export interface ChannelModel {
   paramsSchema: string | undefined;
   bindings: Record<string, unknown>;
   deadLetterTopic: string | undefined;
+  /**
+   * The one topic of a parameterised channel on brokers without pattern subscribe (Kafka, Redis
+   * Streams): the Kafka binding's `topic`, else the address without its parameters. `undefined`
+   * for channels without parameters (their address is their topic everywhere) and for addresses
+   * made only of parameters with no binding topic (the runtime then names the fix).
+   */
+  collapsedTopic: string | undefined;
 }
 
 export interface MessageExampleModel {
@@ -148,9 +155,11 @@ export interface OperationModel {
   defaultGroupLiteral: string | undefined;
   contentTypeLiteral: string;
   topicLiteral: string;
+  /** `ChannelRoute` literal (address + collapsedTopic) for the runtime's routing helpers. */
+  routeLiteral: string;
   bindings: Record<string, unknown>;
   /** Internal module-level names in client.ts (never derived from the spec). */
-  internal: { payloadValidator: string; headersValidator: string; paramsValidator: string };
+  internal: { payloadValidator: string; headersValidator: string; paramsValidator: string; route: string };
 }
 
 export interface ModelOptions {
@@ -183,6 +192,49 @@ function defaultGroup(operationJson: unknown, bindings: Record<string, unknown>)
   if (typeof groupId['const'] === 'string') return groupId['const'];
   const values = groupId['enum'];
   return Array.isArray(values) && values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
+}
+
+/** `orders.{orderId}.status` → `orders.status`; `pre-{x}` keeps `pre-`; segments made only of parameters go. `undefined` when nothing fixed is left. */
+export function collapseAddress(address: string): string | undefined {
+  const pieces = address.split(/([./])/);
+  let out = '';
+  for (let i = 0; i < pieces.length; i += 2) {
+    const segment = (pieces[i] as string).replace(/\{[^{}]*\}/g, '');
+    if (segment === '') continue;
+    out += (out === '' ? '' : (pieces[i - 1] ?? '')) + segment;
+  }
+  return out === '' ? undefined : out;
+}
+
+/** The Kafka channel binding's `topic` (2.6 and 3.0), checked to be one concrete topic. */
+function kafkaBindingTopic(bindings: Record<string, unknown>, address: string): string | undefined {
+  const kafka = bindings['kafka'];
+  if (!isObj(kafka) || kafka['topic'] === undefined) return undefined;
+  const topic = kafka['topic'];
+  if (typeof topic !== 'string' || topic.trim() === '' || /[{}*#>+\s]/.test(topic)) {
+    throw new ContractModelError(`channel ${JSON.stringify(address)}: bindings.kafka.topic ${JSON.stringify(topic)} must be one concrete topic name (no parameters, wildcards or whitespace)`);
+  }
+  return topic;
+}
+
+/**
+ * On brokers without patterns every channel needs a topic of its own: a parameterised one its
+ * collapsed topic, the others their address. Two channels sharing one would mix their messages.
+ */
+function assertDistinctCollapsedTopics(channels: Iterable<{ id: string; model: ChannelModel }>): void {
+  const owners = new Map<string, { id: string; model: ChannelModel }>();
+  for (const channel of channels) {
+    const topic = channel.model.parameters.length ? channel.model.collapsedTopic : channel.model.address;
+    if (topic === undefined) continue;
+    const other = owners.get(topic);
+    if (other) {
+      const describeChannel = (c: { id: string; model: ChannelModel }): string => (c.id === c.model.address ? JSON.stringify(c.model.address) : `${JSON.stringify(c.id)} (${JSON.stringify(c.model.address)})`);
+      throw new ContractModelError(
+        `channels ${describeChannel(other)} and ${describeChannel(channel)} both map to the topic ${JSON.stringify(topic)} on brokers without pattern subscribe (Kafka, Redis Streams), where parameterised channels collapse onto one topic: set bindings.kafka.topic on the parameterised channel to a topic of its own`,
+      );
+    }
+    owners.set(topic, channel);
+  }
 }
 
 function sortedBindings(bindings: { all(): Array<{ protocol(): string; json(): unknown }> } | undefined): Record<string, unknown> {
@@ -263,6 +315,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
 
   // Channels: named from their address so 2.6 (address as key) and 3.0 (any key) agree.
   const channelByAddress = new Map<string, ChannelModel>();
+  const channelIds: Array<{ id: string; model: ChannelModel }> = [];
   const channelNames = new Set<string>();
   const channelsSorted = [...document.channels().all()].sort((a, b) => byCodeUnit(a.address() ?? a.id(), b.address() ?? b.id()));
   for (const channel of channelsSorted) {
@@ -281,17 +334,23 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
       };
       paramsSchema = collector.register(json, `${name}Params`, 'parameters', `channels[${JSON.stringify(address)}].parameters`);
     }
-    channelByAddress.set(address, {
+    const bindings = sortedBindings(channel.bindings());
+    const bindingTopic = kafkaBindingTopic(bindings, address);
+    const model: ChannelModel = {
       name,
       address,
       addressLiteral: literal(address),
       description: text(channel.description()),
       parameters,
       paramsSchema,
-      bindings: sortedBindings(channel.bindings()),
+      bindings,
       deadLetterTopic: extension(channel.json(), DEAD_LETTER_EXTENSION),
-    });
+      collapsedTopic: parameters.length ? (bindingTopic ?? collapseAddress(address)) : undefined,
+    };
+    channelByAddress.set(address, model);
+    channelIds.push({ id: channel.id(), model });
   }
+  assertDistinctCollapsedTopics(channelIds);
 
   // Operations.
   interface OperationInput {
@@ -460,8 +519,9 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
       defaultGroupLiteral: group === undefined ? undefined : literal(group),
       contentTypeLiteral: literal(firstMessage.contentType),
       topicLiteral: literal(address),
+      routeLiteral: `{ address: ${literal(address)}, collapsedTopic: ${channel.collapsedTopic === undefined ? 'undefined' : literal(channel.collapsedTopic)} }`,
       bindings,
-      internal: { payloadValidator: `op${index}Payload`, headersValidator: `op${index}Headers`, paramsValidator: `op${index}Params` },
+      internal: { payloadValidator: `op${index}Payload`, headersValidator: `op${index}Headers`, paramsValidator: `op${index}Params`, route: `op${index}Route` },
     };
   });
 
@@ -469,13 +529,14 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
   const valueImports = new Set<string>();
   for (const op of operations) {
     valueImports.add('zodValidator');
+    if (op.hasParams) typeImports.add('ChannelRoute');
     if (op.isSend) {
       typeImports.add('PublishReceipt');
-      if (op.hasParams) valueImports.add('buildAddress');
+      if (op.hasParams) valueImports.add('routeForPublish');
       if (op.headersSchema !== undefined) valueImports.add('toWireHeaders');
     } else {
       typeImports.add('Subscription');
-      if (op.hasParams) for (const name of ['addressPattern', 'parseAddress']) valueImports.add(name);
+      if (op.hasParams) for (const name of ['routeForSubscribe', 'deliveryParams', 'matchesParams']) valueImports.add(name);
       if (op.headersSchema !== undefined) valueImports.add('wireHeadersValidator');
       if (op.wrapsMetadata) {
         typeImports.add('ContractMessageMetadata');
@@ -528,7 +589,12 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
       id: literal(id ?? ''),
       // For tooling (topology declaration, docs, health): plain data, no schemas.
       channels: listLiteral(
-        [...channelByAddress.values()].map((c) => ({ address: c.address, parameters: c.parameters.map((p) => p.name), ...(c.deadLetterTopic === undefined ? {} : { deadLetterTopic: c.deadLetterTopic }) })),
+        [...channelByAddress.values()].map((c) => ({
+          address: c.address,
+          parameters: c.parameters.map((p) => p.name),
+          ...(c.collapsedTopic === undefined ? {} : { collapsedTopic: c.collapsedTopic }),
+          ...(c.deadLetterTopic === undefined ? {} : { deadLetterTopic: c.deadLetterTopic }),
+        })),
         '  ',
       ),
       operations: listLiteral(

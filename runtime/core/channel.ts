@@ -3,7 +3,8 @@
  * subscription pattern (`*` = one dot-separated segment, as `BrokerCapabilities.patternSubscribe`
  * defines it) and read the parameters back from a concrete topic. Pure; templates are parsed once.
  */
-import { ValidationError } from './errors.ts';
+import { CapabilityError, ValidationError } from './errors.ts';
+import { HEADER } from './headers.ts';
 import type { MessageMetadata } from './types.ts';
 
 export type ChannelParameterValue = string | number | boolean;
@@ -179,4 +180,129 @@ export function toWireHeaders(headers: Readonly<Record<string, unknown>> | undef
     out[name] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   return out;
+}
+
+/**
+ * How a generated client routes one channel. On brokers with `capabilities.patternSubscribe` a
+ * parameterised address becomes one topic per parameter value (`orders.42.status`) and
+ * subscriptions use a pattern (`orders.*.status`). On brokers without patterns (Kafka, Redis
+ * Streams) the channel is "collapsed" onto one topic (`collapsedTopic`: the Kafka binding's
+ * `topic`, else the address without its parameters) and the parameters travel as
+ * `x-contractbus-param-<name>` headers; the key defaults to the parameter values, so order per
+ * entity holds on partitioned brokers.
+ */
+export interface ChannelRoute {
+  /** The contract's address, e.g. `orders.{orderId}.status`. */
+  readonly address: string;
+  /** The single topic on brokers without pattern subscribe; `undefined` when the address has no fixed text and no Kafka binding topic. */
+  readonly collapsedTopic: string | undefined;
+}
+
+/** What a broker needs to say about itself for routing. */
+export interface RoutingBroker {
+  readonly name: string;
+  readonly capabilities: { readonly patternSubscribe: boolean };
+}
+
+export interface PublishRoute {
+  topic: string;
+  /** Parameter headers (collapsed routing only). */
+  headers: Record<string, string>;
+  /** Default key (collapsed routing only): the parameter values, joined with '.'. */
+  key: string | undefined;
+}
+
+export interface SubscribeRoute {
+  topic: string;
+  collapsed: boolean;
+  /** Parameters the caller fixed, as strings (collapsed routing filters on them). */
+  filter: Record<string, string> | undefined;
+}
+
+/** `x-contractbus-param-<name>`: the header that carries a channel parameter on a collapsed topic. */
+export function paramHeader(name: string): string {
+  return `${HEADER.paramPrefix}${name}`;
+}
+
+function isCollapsed(route: ChannelRoute, broker: RoutingBroker): boolean {
+  return !broker.capabilities.patternSubscribe && addressParameters(route.address).length > 0;
+}
+
+function collapsedTopicOf(route: ChannelRoute, broker: RoutingBroker): string {
+  if (route.collapsedTopic === undefined) {
+    throw new CapabilityError(`The ${broker.name} binding has no pattern subscribe and the channel "${route.address}" has no fixed text to name one topic`, {
+      broker: broker.name,
+      topic: route.address,
+      hint: 'Set bindings.kafka.topic on this channel in the contract and regenerate, or use a binding with patternSubscribe (memory, Redis Pub/Sub, RabbitMQ)',
+    });
+  }
+  return route.collapsedTopic;
+}
+
+/** Topic, parameter headers and default key of one publish. Throws `ValidationError` for missing or unsafe parameters. */
+export function routeForPublish(route: ChannelRoute, broker: RoutingBroker, params: ChannelParameters = {}): PublishRoute {
+  const concrete = buildAddress(route.address, params);
+  if (!isCollapsed(route, broker)) return { topic: concrete, headers: {}, key: undefined };
+  const topic = collapsedTopicOf(route, broker);
+  const headers: Record<string, string> = {};
+  const values: string[] = [];
+  for (const name of addressParameters(route.address)) {
+    const value = String(params[name]);
+    headers[paramHeader(name)] = value;
+    values.push(value);
+  }
+  return { topic, headers, key: values.join('.') };
+}
+
+/** Topic of one subscription, and on a collapsed topic the parameter values to keep. */
+export function routeForSubscribe(route: ChannelRoute, broker: RoutingBroker, params: Partial<Record<string, ChannelParameterValue>> = {}): SubscribeRoute {
+  if (!isCollapsed(route, broker)) return { topic: addressPattern(route.address, params), collapsed: false, filter: undefined };
+  const topic = collapsedTopicOf(route, broker);
+  // Same checks as the pattern path: a value that could never be published fails here.
+  addressPattern(route.address, params);
+  const filter: Record<string, string> = {};
+  let any = false;
+  for (const name of addressParameters(route.address)) {
+    const value = Object.hasOwn(params, name) ? params[name] : undefined;
+    if (value === undefined) continue;
+    filter[name] = String(value);
+    any = true;
+  }
+  return { topic, collapsed: true, filter: any ? filter : undefined };
+}
+
+/** Reads the parameters from `x-contractbus-param-<name>` headers. Throws `ValidationError` (dead-lettered) when one is missing. */
+export function paramsFromHeaders(address: string, headers: Readonly<Record<string, string>>, topic = address): Record<string, string> {
+  const params: Record<string, string> = {};
+  const issues: Array<{ path: string[]; message: string; code: string }> = [];
+  for (const name of addressParameters(address)) {
+    const header = paramHeader(name);
+    const value = Object.hasOwn(headers, header) ? headers[header] : undefined;
+    if (value === undefined || value.length === 0) {
+      issues.push({ path: [header], message: `Header ${header} (channel parameter ${JSON.stringify(name)}) is missing`, code: 'missing_parameter' });
+      continue;
+    }
+    params[name] = value;
+  }
+  if (issues.length) {
+    throw new ValidationError(`Message on "${topic}" lacks the channel parameters of ${JSON.stringify(address)}`, issues, {
+      direction: 'incoming',
+      topic,
+      hint: 'Publish with the generated client, or set an x-contractbus-param-<name> header for every parameter of the channel',
+    });
+  }
+  return params;
+}
+
+/** The parameters of one delivery: from its topic (pattern routing) or its headers (collapsed routing). */
+export function deliveryParams(route: ChannelRoute, subscription: SubscribeRoute, metadata: Pick<MessageMetadata, 'topic' | 'headers'>): Record<string, string> {
+  if (subscription.collapsed) return paramsFromHeaders(route.address, metadata.headers, metadata.topic);
+  return parseAddress(route.address, metadata.topic) ?? {};
+}
+
+/** Collapsed routing: does a delivery's parameters match the ones the subscriber fixed? */
+export function matchesParams(params: Readonly<Record<string, string>>, filter: Readonly<Record<string, string>> | undefined): boolean {
+  if (filter === undefined) return true;
+  for (const name in filter) if (params[name] !== filter[name]) return false;
+  return true;
 }

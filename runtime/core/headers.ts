@@ -10,6 +10,8 @@ export const HEADER = {
   dlqOriginalTopic: 'x-contractbus-dlq-original-topic',
   dlqFirstFailure: 'x-contractbus-dlq-first-failure',
   dlqLastFailure: 'x-contractbus-dlq-last-failure',
+  /** Prefix of the headers that carry channel parameters on collapsed topics (`x-contractbus-param-orderId`). */
+  paramPrefix: 'x-contractbus-param-',
   /** W3C trace context. */
   traceparent: 'traceparent',
   tracestate: 'tracestate',
