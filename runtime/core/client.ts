@@ -599,7 +599,8 @@ function userHeaders(headers: Headers, broker: string, topic: string): Headers {
   for (const name in headers) {
     if (!Object.hasOwn(headers, name)) continue;
     const value = headers[name];
-    if (name.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
+    // Channel parameters on collapsed topics (channel.ts) are user data, set by generated clients and other producers.
+    if (name.toLowerCase().startsWith(RESERVED_HEADER_PREFIX) && !name.startsWith(HEADER.paramPrefix)) {
       throw new ConfigurationError(`Header "${name}" on topic "${topic}" uses the reserved prefix ${RESERVED_HEADER_PREFIX}`, { broker, topic, hint: 'Rename the header' });
     }
     if (typeof value !== 'string') {
