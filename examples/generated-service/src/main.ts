@@ -33,7 +33,9 @@ const note = (line: string): void => {
 
 // Every order's status changes: the pattern `orders.*.status`; the order id comes back as a parameter.
 const statusSubscription = await shop.onOrderStatus(
-  (event, meta) => fromThisRun(meta.headers) && note(`order ${meta.params.orderId} is now ${event.status} (correlation ${meta.contractHeaders.correlationId})`),
+  (event, meta) => {
+    if (fromThisRun(meta.headers)) note(`order ${meta.params.orderId} is now ${event.status} (correlation ${meta.contractHeaders.correlationId})`);
+  },
   { startFrom: 'earliest' },
 );
 
@@ -52,9 +54,9 @@ const paymentSubscription = await shop.onPayment(
 // Invalid incoming messages never reach a handler: they land on the dead-letter topic with the reason.
 const deadLetters = await broker.subscribe(
   'shop.payments.dlq',
-  (_payload, meta) =>
-    fromThisRun(meta.headers) &&
-    note(`dead-lettered from ${meta.headers['x-contractbus-dlq-original-topic']}: ${meta.headers['x-contractbus-dlq-reason']} (${meta.headers['x-contractbus-dlq-error-message']})`),
+  (_payload, meta) => {
+    if (fromThisRun(meta.headers)) note(`dead-lettered from ${meta.headers['x-contractbus-dlq-original-topic']}: ${meta.headers['x-contractbus-dlq-reason']} (${meta.headers['x-contractbus-dlq-error-message']})`);
+  },
   { startFrom: 'earliest' },
 );
 
