@@ -41,6 +41,8 @@ export interface ContractModel {
   /** Names client.ts imports from the runtime (only those it uses: noUnusedLocals-clean). */
   runtimeTypeImports: string;
   runtimeValueImports: string;
+  /** Some operation's channel has parameters: its routing depends on the broker (collapsed routing). */
+  routesParameters: boolean;
   /** schemas.ts needs the runtime's `optionalOwn` helper. */
   schemasUseOptionalOwn: boolean;
 }
@@ -611,6 +613,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     hasParameters: operations.some((o) => o.hasParams),
     runtimeTypeImports: [...typeImports].sort().join(', '),
     runtimeValueImports: [...valueImports].sort().join(', '),
+    routesParameters: operations.some((o) => o.hasParams),
     schemasUseOptionalOwn: emitted.some((e) => e.usesOptionalOwn),
   };
 }

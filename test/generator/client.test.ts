@@ -14,13 +14,14 @@ interface Recorded {
   subscribes: Array<{ topic: string; handler: MessageHandler<unknown>; options: SubscribeOptions<unknown> | undefined }>;
 }
 
-function fakeBroker(): MessageBroker & Recorded {
+/** `patternSubscribe: false` stands for Kafka / Redis Streams: parameterised channels collapse onto one topic. */
+function fakeBroker(patternSubscribe = true): MessageBroker & Recorded {
   const recorded: Recorded = { publishes: [], subscribes: [] };
   const subscription: Subscription = { topic: '', group: undefined, close: async () => {}, [Symbol.asyncDispose]: async () => {} };
   return {
     ...recorded,
     name: 'fake',
-    capabilities: {} as MessageBroker['capabilities'],
+    capabilities: { patternSubscribe } as MessageBroker['capabilities'],
     connect: async () => {},
     disconnect: async () => {},
     publish: async (topic, message, options) => {
@@ -164,6 +165,82 @@ describe('generated subscribe functions', () => {
     await critical['onCriticalEvent']?.(() => {});
     await critical['onCriticalEvent']?.(() => {}, { deadLetterTopic: 'elsewhere' });
     expect(broker.subscribes.map((s) => s.options?.deadLetterTopic)).toEqual(['critical.events.dlq', 'elsewhere']);
+  });
+});
+
+describe('generated client on a broker without pattern subscribe (collapsed routing)', () => {
+  const deliveryOf = (headers: Record<string, string>, onAck: () => void = () => {}): MessageMetadata => ({
+    messageId: 'm',
+    correlationId: undefined,
+    headers,
+    topic: 'orders.status',
+    key: undefined,
+    timestamp: new Date(),
+    attempt: 1,
+    redelivered: false,
+    ack: async () => onAck(),
+    nack: async () => {},
+  });
+
+  it('publishes to the collapsed topic with the parameters as headers and the key from them', async () => {
+    const broker = fakeBroker(false);
+    const shop = createShopClient(broker);
+    await shop['publishOrderStatus']?.({ orderId }, status, { headers: { correlationId: 'req-789' } });
+    await shop['publishOrderStatus']?.({ orderId }, status, { headers: { correlationId: 'req-790' }, key: 'mine' });
+    expect(broker.publishes[0]).toEqual({
+      topic: 'orders.status',
+      message: status,
+      options: { contentType: 'application/json', key: orderId, headers: { correlationId: 'req-789', 'x-contractbus-param-orderId': orderId }, correlationId: 'req-789' },
+    });
+    expect(broker.publishes[1]?.options?.key).toBe('mine');
+  });
+
+  it('a parameter header cannot be overridden by extraHeaders', async () => {
+    const broker = fakeBroker(false);
+    const shop = createShopClient(broker);
+    await shop['publishOrderStatus']?.({ orderId }, status, { headers: { correlationId: 'c' }, extraHeaders: { 'x-contractbus-param-orderId': 'other' } });
+    expect(broker.publishes[0]?.options?.headers?.['x-contractbus-param-orderId']).toBe(orderId);
+  });
+
+  it('subscribes to the collapsed topic whatever the parameters, and reads them from the headers', async () => {
+    const broker = fakeBroker(false);
+    const shop = createShopClient(broker);
+    const seen: string[] = [];
+    await shop['onOrderStatus']?.((_event: unknown, meta: { params: { orderId: string } }) => void seen.push(meta.params.orderId));
+    await shop['onOrderStatus']?.(() => {}, { params: { orderId } });
+    expect(broker.subscribes.map((s) => s.topic)).toEqual(['orders.status', 'orders.status']);
+    expect(broker.subscribes[1]?.options).not.toHaveProperty('params');
+    await broker.subscribes[0]?.handler(status, deliveryOf({ correlationId: 'c', 'x-contractbus-param-orderId': '42' }));
+    expect(seen).toEqual(['42']);
+  });
+
+  it('acks and skips messages of other parameter values when the caller fixed some', async () => {
+    const broker = fakeBroker(false);
+    const shop = createShopClient(broker);
+    const seen: string[] = [];
+    await shop['onOrderStatus']?.((_event: unknown, meta: { params: { orderId: string } }) => void seen.push(meta.params.orderId), { params: { orderId: '42' } });
+    let acked = 0;
+    await broker.subscribes[0]?.handler(status, deliveryOf({ correlationId: 'c', 'x-contractbus-param-orderId': '43' }, () => acked++));
+    expect(seen).toEqual([]);
+    expect(acked).toBe(1);
+    await broker.subscribes[0]?.handler(status, deliveryOf({ correlationId: 'c', 'x-contractbus-param-orderId': '42' }, () => acked++));
+    expect(seen).toEqual(['42']);
+  });
+
+  it('a message without the parameter headers is a ValidationError (the pipeline dead-letters it)', async () => {
+    const broker = fakeBroker(false);
+    const shop = createShopClient(broker);
+    let handled = 0;
+    await shop['onOrderStatus']?.(() => void handled++);
+    await expect(broker.subscribes[0]?.handler(status, deliveryOf({ correlationId: 'c' }))).rejects.toMatchObject({ name: 'ValidationError', direction: 'incoming' });
+    expect(handled).toBe(0);
+  });
+
+  it('channels without parameters keep their address', async () => {
+    const broker = fakeBroker(false);
+    const shop = createShopClient(broker);
+    await shop['onPayment']?.(() => {});
+    expect(broker.subscribes[0]?.topic).toBe('shop.payments');
   });
 });
 
