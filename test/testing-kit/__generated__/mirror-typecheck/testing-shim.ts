@@ -1,1 +1,0 @@
-export * from '../../../../runtime/testing/mirror.ts';
