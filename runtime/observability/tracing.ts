@@ -5,7 +5,9 @@
  * trace crosses the broker. Names and attributes follow the OpenTelemetry messaging conventions.
  */
 import {
+  ProxyTracerProvider,
   ROOT_CONTEXT,
+  createNoopMeter,
   SpanKind,
   SpanStatusCode,
   context,
@@ -83,9 +85,21 @@ const headerGetter: TextMapGetter<Readonly<Headers>> = {
   },
 };
 
+/** What the global proxy delegates to until an SDK registers a tracer provider. */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+const NOOP_METER_TYPE = createNoopMeter().constructor;
+
 export class MessagingInstrumentation implements MessagingHooks {
   readonly system: string;
   readonly #tracer: Tracer;
+  /**
+   * The global proxy the tracer came from, when no provider was passed: while it has no delegate,
+   * no propagator is registered and the meter is the no-op one, a span would be a no-op, so none is
+   * made (the per-message cost of default-on tracing without an SDK). Read per message, so an SDK
+   * registered after connect takes effect at once.
+   */
+  readonly #globalProxy: ProxyTracerProvider | undefined;
+  readonly #metricsLive: boolean;
   readonly #propagator: TextMapPropagator | undefined;
   readonly #operationDuration: Histogram;
   readonly #processDuration: Histogram;
@@ -94,9 +108,13 @@ export class MessagingInstrumentation implements MessagingHooks {
 
   constructor(options: MessagingInstrumentationOptions) {
     this.system = options.system ?? messagingSystemOf(options.broker);
-    this.#tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_SCOPE);
+    const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
+    this.#tracer = tracerProvider.getTracer(INSTRUMENTATION_SCOPE);
     this.#propagator = options.propagator;
     const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE);
+    // Instruments of the no-op meter stay no-ops even if a meter provider is registered later.
+    this.#metricsLive = meter.constructor !== NOOP_METER_TYPE;
+    this.#globalProxy = options.tracerProvider === undefined && options.propagator === undefined && tracerProvider instanceof ProxyTracerProvider ? tracerProvider : undefined;
     this.#operationDuration = meter.createHistogram(METRIC.operationDuration, {
       description: 'Duration of messaging operation initiated by a producer or consumer client.',
       unit: 's',
@@ -115,7 +133,24 @@ export class MessagingInstrumentation implements MessagingHooks {
    * Runs `fn` (the broker round trip) inside a PRODUCER span "send <topic>", after writing the
    * span's trace context into `headers` (mutated: pass the wire headers about to be sent).
    */
-  async wrapPublish<R>(topic: string, headers: Headers, fn: () => Promise<R>, info: PublishSpanInfo = {}): Promise<R> {
+  wrapPublish<R>(topic: string, headers: Headers, fn: () => Promise<R>, info: PublishSpanInfo = {}): Promise<R> {
+    if (this.#idle()) {
+      try {
+        return fn();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#tracedPublish(topic, headers, fn, info);
+  }
+
+  /** Nothing would observe a span: no tracer provider, no propagator, no meter behind the global API. */
+  #idle(): boolean {
+    const proxy = this.#globalProxy;
+    return proxy !== undefined && !this.#metricsLive && proxy.getDelegate() === NOOP_TRACER_PROVIDER && propagation.fields().length === 0;
+  }
+
+  async #tracedPublish<R>(topic: string, headers: Headers, fn: () => Promise<R>, info: PublishSpanInfo): Promise<R> {
     const metricAttributes: Attributes = {
       [ATTR.messagingSystem]: this.system,
       [ATTR.operationName]: 'send',
@@ -152,7 +187,19 @@ export class MessagingInstrumentation implements MessagingHooks {
    * trace context found in `headers` — never the ambient context, which on an in-process broker
    * is the publisher's. Spans the handler starts become its children.
    */
-  async wrapProcess<R>(topic: string, headers: Readonly<Headers>, info: ProcessSpanInfo, fn: () => Promise<R> | R): Promise<R> {
+  wrapProcess<R>(topic: string, headers: Readonly<Headers>, info: ProcessSpanInfo, fn: () => Promise<R> | R): Promise<R> {
+    if (this.#idle()) {
+      try {
+        // Still under the root context, never the ambient one (the publisher's, on an in-process broker).
+        return Promise.resolve(context.with(ROOT_CONTEXT, fn));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#tracedProcess(topic, headers, info, fn);
+  }
+
+  async #tracedProcess<R>(topic: string, headers: Readonly<Headers>, info: ProcessSpanInfo, fn: () => Promise<R> | R): Promise<R> {
     const metricAttributes: Attributes = {
       [ATTR.messagingSystem]: this.system,
       [ATTR.operationName]: 'process',
