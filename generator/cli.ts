@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runDiffCommand } from './diff.ts';
 import { runInitCommand } from './init.ts';
+import { loadConfig, type LoadedConfig } from './config.ts';
 import { ContractLoadError, formatProblem, loadContract } from './load.ts';
 import type { Problem } from './load.ts';
 import { buildModel } from './model.ts';
@@ -38,6 +39,9 @@ Generate options:
                              (.ts for running with Node's type stripping)
       --runtime-import <m>   module the generated code imports the runtime from (default: contractbus)
       --no-fixtures          do not emit fixtures.ts from message examples
+      --mirror               also emit mirror.ts: plays the other side of every operation in tests
+                             (contractbus/testing)
+  Without <spec>, generate reads contractbus.config.json (or .mjs/.ts) in the current folder.
       --additional-properties <mode>
                              objects without additionalProperties in payloads: passthrough (default:
                              unknown fields allowed and kept, forward compatible), strip (allowed,
@@ -80,7 +84,7 @@ function describeError(error: unknown): string {
     if (typeof fsError.code === 'string' && typeof fsError.path === 'string') {
       return `cannot write ${path.relative(process.cwd(), fsError.path) || fsError.path}: ${fsError.code} (${fsError.syscall ?? 'fs'}); check the output folder (-o) and its permissions`;
     }
-    const known = ['SchemaEmitError', 'ContractModelError', 'ExampleError', 'TemplateError', 'UnsafePathError'];
+    const known = ['SchemaEmitError', 'ContractModelError', 'ExampleError', 'TemplateError', 'UnsafePathError', 'ConfigError'];
     if (known.includes(error.name)) return error.message;
     if (process.env['CONTRACTBUS_DEBUG']) return error.stack ?? error.message;
     return `internal error: ${error.message} (set CONTRACTBUS_DEBUG=1 for a stack trace and report it)`;
@@ -244,6 +248,7 @@ export async function main(argv: string[] = process.argv.slice(2), io: Io = defa
         'import-extension': { type: 'string' },
         'runtime-import': { type: 'string' },
         'no-fixtures': { type: 'boolean' },
+        mirror: { type: 'boolean' },
         'additional-properties': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
@@ -259,26 +264,36 @@ export async function main(argv: string[] = process.argv.slice(2), io: Io = defa
     io.out(packageVersion());
     return 0;
   }
-  const [command, ...specs] = positionals;
+  const [command, ...rest] = positionals;
+  let specs = rest;
   if (values.help || command === undefined || command === 'help') {
     io.out(HELP);
     return values.help || command === 'help' ? 0 : 2;
   }
   try {
     if (command !== 'generate' && command !== 'validate') throw new UsageError(`unknown command ${JSON.stringify(command)} (expected generate, validate, diff or init)`);
-    if (specs.length === 0) throw new UsageError(`${command} needs the path of an AsyncAPI document`);
+    // Without a spec argument, generate reads contractbus.config.json (or .mjs/.ts) in this folder.
+    let fromConfig: LoadedConfig | undefined;
+    if (command === 'generate' && specs.length === 0) {
+      fromConfig = await loadConfig();
+      if (fromConfig) specs = fromConfig.inputs.map((f) => path.relative(process.cwd(), f) || f);
+    }
+    if (specs.length === 0) throw new UsageError(`${command} needs the path of an AsyncAPI document${command === 'generate' ? ' (or a contractbus.config.json here: contractbus init)' : ''}`);
     if (command === 'validate') return await runValidate(specs, values.quiet ?? false, io);
     const ext = values['import-extension'];
     if (ext !== undefined && ext !== '.js' && ext !== '.ts' && ext !== 'js' && ext !== 'ts') throw new UsageError('--import-extension must be .js or .ts');
     if (values.check && values.watch) throw new UsageError('--check and --watch cannot be combined');
     if (values.templates !== undefined && !existsSync(values.templates)) throw new UsageError(`templates folder ${JSON.stringify(values.templates)} not found`);
     const options: GenerateOptions & { watch: boolean; quiet: boolean } = {
-      outDir: values.out ?? DEFAULT_OUT,
+      ...fromConfig?.modelOptions,
+      outDir: values.out ?? (fromConfig ? path.relative(process.cwd(), fromConfig.outDir) || '.' : DEFAULT_OUT),
       check: values.check ?? false,
       watch: values.watch ?? false,
       quiet: values.quiet ?? false,
-      fixtures: !values['no-fixtures'],
+      fixtures: values['no-fixtures'] ? false : (fromConfig?.modelOptions.fixtures ?? true),
+      mirror: values.mirror ?? fromConfig?.mirror ?? false,
     };
+    if (fromConfig?.templatesDir !== undefined) options.templatesDir = fromConfig.templatesDir;
     if (ext !== undefined) options.importExtension = ext.startsWith('.') ? (ext as '.js' | '.ts') : (`.${ext}` as '.js' | '.ts');
     if (values.templates !== undefined) options.templatesDir = values.templates;
     if (values['runtime-import'] !== undefined) options.runtimeImport = values['runtime-import'];

@@ -20,7 +20,7 @@ export interface ContractModel {
   description: string | undefined;
   /** Folder name under the output directory. */
   slug: string;
-  files: { schemas: string; client: string; index: string; fixtures: string | undefined };
+  files: { schemas: string; client: string; index: string; fixtures: string | undefined; mirror: string | undefined };
   /** Relative import paths between the generated files (with the chosen extension). */
   imports: { schemas: string; client: string; fixtures: string | undefined; runtime: string };
   /** Message examples for fixtures.ts (validated at generation). */
@@ -170,6 +170,8 @@ export interface ModelOptions {
   /** Objects without additionalProperties in payloads: default 'passthrough'. Headers always strip unknown keys from the type. */
   objectMode?: ObjectMode;
   fixtures?: boolean;
+  /** Also emit mirror.ts: a test double playing the other side of every operation (contractbus/testing). */
+  mirror?: boolean;
   /** Module specifier of the runtime in generated imports. Default 'contractbus'. */
   runtimeImport?: string;
 }
@@ -556,7 +558,7 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     id,
     description: text(info.description()),
     slug,
-    files: { schemas: 'schemas.ts', client: 'client.ts', index: 'index.ts', fixtures: withFixtures ? 'fixtures.ts' : undefined },
+    files: { schemas: 'schemas.ts', client: 'client.ts', index: 'index.ts', fixtures: withFixtures ? 'fixtures.ts' : undefined, mirror: options.mirror === true ? 'mirror.ts' : undefined },
     imports: { schemas: `./schemas${ext}`, client: `./client${ext}`, fixtures: withFixtures ? `./fixtures${ext}` : undefined, runtime: literal(options.runtimeImport ?? 'contractbus') },
     fixtureMessages: withFixtures
       ? messages

@@ -37,7 +37,7 @@ export function builtInTemplatesDir(): string {
   throw new TemplateError(`built-in templates not found next to ${here}`);
 }
 
-const TEMPLATE_FILES = ['schemas.ts', 'client.ts', 'index.ts', 'fixtures.ts'] as const;
+const TEMPLATE_FILES = ['schemas.ts', 'client.ts', 'index.ts', 'fixtures.ts', 'mirror.ts'] as const;
 
 type Compiled = Handlebars.TemplateDelegate<ContractModel>;
 const compiledCache = new Map<string, Compiled>();
@@ -85,6 +85,7 @@ export function renderContract(model: ContractModel, options: RenderOptions = {}
     'client.ts': model.files.client,
     'index.ts': model.files.index,
     'fixtures.ts': model.files.fixtures,
+    'mirror.ts': model.files.mirror,
   };
   for (const name of TEMPLATE_FILES) {
     const outName = wanted[name];

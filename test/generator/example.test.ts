@@ -11,7 +11,7 @@ const exampleDir = path.join(repoRoot, 'examples/generated-service');
 
 describe('examples/generated-service', () => {
   it('generated files match the contract (regenerate with the command in src/main.ts)', async () => {
-    const { files } = await generateFiles(specPath('shop'), { importExtension: '.ts' });
+    const { files } = await generateFiles(specPath('shop'), { importExtension: '.ts', mirror: true });
     const drift = await writeFiles(path.join(exampleDir, 'src/generated'), files, { check: true });
     expect({ added: drift.added, changed: drift.changed, removed: drift.removed }).toEqual({ added: [], changed: [], removed: [] });
   });

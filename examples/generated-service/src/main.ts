@@ -1,6 +1,6 @@
 /**
  * A service built on a generated client: `asyncapi/shop.yaml` → `src/generated/shop/` with
- *   npm run generate -- asyncapi/shop.yaml -o examples/generated-service/src/generated --import-extension .ts
+ *   npm run generate -- asyncapi/shop.yaml -o examples/generated-service/src/generated --import-extension .ts --mirror
  * (`.ts` imports so Node runs the generated files directly). Run:
  *   node --conditions=development examples/generated-service/src/main.ts
  * memory:// by default; MESSAGE_BROKER_URL=redis://… / redis+streams://… / amqp://… / kafka://… switches
