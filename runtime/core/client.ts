@@ -16,7 +16,7 @@ import { loadMessagingHooks } from '../observability/hooks.ts';
 import { createRedactingLogger } from '../observability/logger.ts';
 import { SubscriptionPipeline, type PipelineHost } from './pipeline.ts';
 import { assertTopic, isPatternTopic } from './topic.ts';
-import { withTimeout } from './timeout.ts';
+import { DeadlineQueue, withTimeout } from './timeout.ts';
 import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from './transport.ts';
 import type {
   BrokerCapabilities,
@@ -105,6 +105,8 @@ export class BrokerClient implements MessageBroker {
   readonly #collector: MetricsCollector;
   readonly #recorder: MetricsRecorder;
   readonly #publishTimeoutMs: number;
+  /** One timer for every round trip with the default timeout, not one per message. */
+  readonly #deadlines: DeadlineQueue;
   readonly #drainTimeoutMs: number;
   readonly #breaker: MessageCircuitBreaker | undefined;
   #hooks: MessagingHooks | undefined;
@@ -128,6 +130,7 @@ export class BrokerClient implements MessageBroker {
     this.#collector = new MetricsCollector(options.metricsMaxTopics === undefined ? {} : { maxTopics: options.metricsMaxTopics });
     this.#codec = options.codec ?? new JsonCodec(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes });
     this.#publishTimeoutMs = positive(options.publishTimeoutMs, DEFAULT_PUBLISH_TIMEOUT_MS, 'publishTimeoutMs');
+    this.#deadlines = new DeadlineQueue(this.#publishTimeoutMs);
     this.#drainTimeoutMs = positive(options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 'drainTimeoutMs');
     this.#idempotencyTtlMs = positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs');
     this.#idempotencyStore = options.idempotencyStore;
@@ -217,11 +220,16 @@ export class BrokerClient implements MessageBroker {
     return this.disconnect();
   }
 
-  async publish(topic: string, message: unknown, options: PublishOptions = {}): Promise<PublishReceipt> {
-    assertTopic(topic, this.name, 'publish');
-    this.#assertOpen('publish to', topic, true);
-    options.signal?.throwIfAborted();
-    return this.#publishWire(topic, this.#codec.encode(message, { topic, broker: this.name }), options);
+  // Not async: one promise per publish fewer; every synchronous throw still becomes a rejection.
+  publish(topic: string, message: unknown, options: PublishOptions = {}): Promise<PublishReceipt> {
+    try {
+      assertTopic(topic, this.name, 'publish');
+      this.#assertOpen('publish to', topic, true);
+      options.signal?.throwIfAborted();
+      return this.#publishWire(topic, this.#codec.encode(message, { topic, broker: this.name }), options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async #publishWire(topic: string, body: Uint8Array, options: PublishOptions): Promise<PublishReceipt> {
@@ -480,16 +488,13 @@ export class BrokerClient implements MessageBroker {
       const sent = this.transport.send(message, signal === undefined ? { timeoutMs } : { timeoutMs, signal });
       // The caller's abort settles the publish even if the transport ignores the signal.
       const sending = signal === undefined ? sent : abortable(sent, signal);
-      const result = await withTimeout(
-        sending,
-        timeoutMs,
-        () =>
-          new TimeoutError(`Publish to topic "${message.topic}" on ${this.name} not confirmed within ${timeoutMs} ms`, {
-            broker: this.name,
-            topic: message.topic,
-            hint: 'Check the broker is reachable and not overloaded, or raise publishTimeoutMs',
-          }),
-      );
+      const onTimeout = (): TimeoutError =>
+        new TimeoutError(`Publish to topic "${message.topic}" on ${this.name} not confirmed within ${timeoutMs} ms`, {
+          broker: this.name,
+          topic: message.topic,
+          hint: 'Check the broker is reachable and not overloaded, or raise publishTimeoutMs',
+        });
+      const result = await (timeoutMs === this.#deadlines.ms ? this.#deadlines.track(sending, onTimeout, started) : withTimeout(sending, timeoutMs, onTimeout));
       breaker?.recordSuccess();
       this.#recorder.published(message.topic, performance.now() - started);
       return result;

@@ -184,7 +184,7 @@ export class SubscriptionPipeline<T> implements Subscription {
     const config = this.#config;
     const message = delivery.message;
     // Checked when a slot is free, not on arrival: a message can expire while queued behind others.
-    if (isExpired(message.expiresAt)) {
+    if (message.expiresAt !== undefined && isExpired(message.expiresAt)) {
       host.recorder.expiredDropped(message.topic);
       return this.#settle(delivery.ack(), message, 'ack of an expired message');
     }
@@ -319,15 +319,13 @@ export class SubscriptionPipeline<T> implements Subscription {
     }
   }
 
-  async #runHandler(payload: T, context: DeliveryContext): Promise<void> {
+  /** Not async: a synchronous handler costs no promise here; callers await it inside their try. */
+  #runHandler(payload: T, context: DeliveryContext): Promise<unknown> | unknown {
     const config = this.#config;
-    if (config.handlerTimeoutMs === undefined) {
-      await config.handler(payload, context);
-      return;
-    }
+    if (config.handlerTimeoutMs === undefined) return config.handler(payload, context);
     const timeoutMs = config.handlerTimeoutMs;
     const topic = context.message.topic;
-    await withTimeout(
+    return withTimeout(
       Promise.resolve().then(() => config.handler(payload, context)),
       timeoutMs,
       () => new TimeoutError(`Handler for topic "${topic}" still running after ${timeoutMs} ms`, { broker: this.#host.broker, topic, hint: 'Raise handlerTimeoutMs or make the handler faster' }),
