@@ -6,7 +6,7 @@
  * service that breaks its own contract fails the test with the zod issues instead of a timeout.
  * The generated file only passes topics and validators in: the logic lives here, once.
  */
-import { addressPattern, buildAddress, parseAddress, toWireHeaders, type ChannelParameters } from '../core/channel.ts';
+import { deliveryParams, routeForPublish, routeForSubscribe, toWireHeaders, type ChannelParameters, type ChannelRoute } from '../core/channel.ts';
 import { ValidationError } from '../core/errors.ts';
 import type { Headers, MessageBroker, MessageMetadata, PublishOptions, PublishReceipt, Subscription } from '../core/types.ts';
 import { assertionError, listPreview, matchesPartially, preview, projectLike, type DeepPartialMatcher, type WaitForOptions } from './match.ts';
@@ -61,6 +61,8 @@ export interface MirrorInbox<T, P, H> {
 export interface SenderSpec {
   operation: string;
   address: string;
+  /** Parameterised channels: how the address maps onto topics on this broker (collapsed on brokers without patterns). */
+  route?: ChannelRoute;
   contentType: string;
   correlationHeader?: string;
   validatePayload: (value: unknown) => unknown;
@@ -72,6 +74,7 @@ export interface SenderSpec {
 export interface InboxSpec {
   operation: string;
   address: string;
+  route?: ChannelRoute;
   validatePayload: (value: unknown) => unknown;
   validateHeaders?: (headers: Readonly<Record<string, string>>) => unknown;
 }
@@ -97,12 +100,12 @@ class Inbox implements MirrorInbox<unknown, unknown, unknown> {
     this.spec = spec;
   }
 
-  accept(payload: unknown, metadata: MessageMetadata): void {
+  accept(payload: unknown, metadata: MessageMetadata, params: Record<string, string>): void {
     let message: MirrorReceived<unknown, unknown, unknown>;
     try {
       const valid = this.spec.validatePayload(payload);
       const headers = this.spec.validateHeaders ? this.spec.validateHeaders(metadata.headers) : metadata.headers;
-      message = { payload: valid, params: parseAddress(this.spec.address, metadata.topic) ?? {}, headers, metadata };
+      message = { payload: valid, params, headers, metadata };
     } catch (error) {
       // By shape, not instanceof: the validators may come from another copy of the runtime (--runtime-import).
       if (!isValidationError(error)) throw error;
@@ -195,16 +198,18 @@ export class MirrorRuntime {
   sender<P, T, H, R extends boolean>(spec: SenderSpec): MirrorSender<P, T, H, R> {
     const send = async (args: unknown[], checked: boolean): Promise<PublishReceipt> => {
       const [params, payload, options] = spec.validateParams ? args : [undefined, ...args];
-      const topic = spec.validateParams ? buildAddress(spec.address, spec.validateParams(params)) : spec.address;
+      const route = spec.validateParams ? routeForPublish(spec.route ?? { address: spec.address, collapsedTopic: undefined }, this.broker, spec.validateParams(params)) : undefined;
+      const topic = route?.topic ?? spec.address;
       const { headers, extraHeaders, ...rest } = (options ?? {}) as PublishOptions & { headers?: Record<string, unknown>; extraHeaders?: Headers };
       const message = checked ? spec.validatePayload(payload) : payload;
       const contractHeaders = checked && spec.validateHeaders ? spec.validateHeaders(headers ?? {}) : headers;
-      const wireHeaders: Headers = { ...extraHeaders, ...toWireHeaders(contractHeaders as Record<string, unknown> | undefined) };
+      const wireHeaders: Headers = { ...extraHeaders, ...toWireHeaders(contractHeaders as Record<string, unknown> | undefined), ...route?.headers };
       const correlationId = rest.correlationId ?? (spec.correlationHeader === undefined ? undefined : wireHeaders[spec.correlationHeader]);
       const messageId = rest.messageId ?? globalThis.crypto.randomUUID();
       this.#ownIds.add(messageId);
       return this.broker.publish(topic, message, {
         contentType: spec.contentType,
+        ...(route?.key === undefined ? {} : { key: route.key }),
         ...rest,
         messageId,
         headers: wireHeaders,
@@ -226,11 +231,13 @@ export class MirrorRuntime {
   /** Attaches every inbox (resolves once messages published afterwards will be recorded). */
   async start(): Promise<void> {
     for (const inbox of this.#inboxes) {
+      const route = inbox.spec.route ?? { address: inbox.spec.address, collapsedTopic: undefined };
+      const subscribeRoute = routeForSubscribe(route, this.broker, {});
       const subscription = await this.broker.subscribe(
-        addressPattern(inbox.spec.address, {}),
+        subscribeRoute.topic,
         (payload, metadata) => {
           if (this.#ownIds.has(metadata.messageId)) return;
-          inbox.accept(payload, metadata);
+          inbox.accept(payload, metadata, deliveryParams(route, subscribeRoute, metadata));
         },
         { startFrom: this.#options.startFrom ?? 'latest', maxRetries: 0 },
       );

@@ -33,6 +33,7 @@ export async function createMirror(broker: runtime.MessageBroker, options: testi
     onOrderStatus: mirrorRuntime.sender({
       operation: "onOrderStatus",
       address: "orders.{orderId}.status",
+      route: { address: "orders.{orderId}.status", collapsedTopic: "orders.status" },
       contentType: "application/json",
       correlationHeader: "correlationId",
       validatePayload: runtime.zodValidator(schemas.OrderStatus, { topic: "orders.{orderId}.status", direction: 'outgoing' }),
@@ -49,6 +50,7 @@ export async function createMirror(broker: runtime.MessageBroker, options: testi
     publishOrderStatus: mirrorRuntime.inbox({
       operation: "publishOrderStatus",
       address: "orders.{orderId}.status",
+      route: { address: "orders.{orderId}.status", collapsedTopic: "orders.status" },
       validatePayload: runtime.zodValidator(schemas.OrderStatus, { topic: "orders.{orderId}.status", direction: 'incoming' }),
       validateHeaders: runtime.wireHeadersValidator(schemas.TracingHeaders, { topic: "orders.{orderId}.status", direction: 'incoming', subject: 'headers' }),
     }),
