@@ -2,6 +2,7 @@
  * Payload encoding, pluggable. The default is the contract's JSON as UTF-8 bytes, with a size bound
  * on both sides so one huge message cannot exhaust a consumer's memory or a broker's frame limit.
  */
+import { Buffer } from 'node:buffer';
 import { MalformedMessageError, MessageTooLargeError } from './errors.ts';
 
 export interface CodecContext {
@@ -26,7 +27,6 @@ export interface JsonCodecOptions {
   maxMessageBytes?: number;
 }
 
-const encoder = new TextEncoder();
 // fatal: invalid UTF-8 is a malformed message, not silently replaced characters.
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -61,7 +61,9 @@ export class JsonCodec implements Codec {
     }
     // Cheap pre-check: UTF-8 needs at least one byte per UTF-16 unit, at most three.
     if (text.length > this.maxMessageBytes) throw this.#tooLarge(text.length, context, 'publish', true);
-    const bytes = encoder.encode(text);
+    // A Buffer (a Uint8Array) carved from Node's shared pool: several times cheaper than
+    // TextEncoder, which allocates an ArrayBuffer per message. Readers honour byteOffset.
+    const bytes = Buffer.from(text, 'utf8');
     if (bytes.byteLength > this.maxMessageBytes) throw this.#tooLarge(bytes.byteLength, context, 'publish');
     return bytes;
   }
