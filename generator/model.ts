@@ -562,7 +562,8 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
     imports: { schemas: `./schemas${ext}`, client: `./client${ext}`, fixtures: withFixtures ? `./fixtures${ext}` : undefined, runtime: literal(options.runtimeImport ?? 'contractbus') },
     fixtureMessages: withFixtures
       ? messages
-          .filter((m) => m.examples.length > 0)
+          // A fixture is a message to send: examples with headers but no payload are left out.
+          .filter((m) => m.examples.some((e) => e.payload !== undefined))
           .map((m) => {
             const schemaKeys = messageSchemaKeys.get(m.key) as { payload: string; headers: string | undefined };
             return {
@@ -575,11 +576,11 @@ export function buildModel(document: AsyncAPIDocumentInterface, options: ModelOp
               examples: m.examples.map((e, index) => ({
                 index,
                 nameLiteral: e.name === undefined ? 'undefined' : literal(e.name),
-                payloadJson: valueLiteral(e.payload ?? null),
+                payloadJson: valueLiteral(e.payload),
                 headersJson: e.headers === undefined ? undefined : valueLiteral(e.headers),
                 payload: e.payload,
                 headers: e.headers,
-              })),
+              })).filter((e) => e.payload !== undefined),
             };
           })
       : [],
