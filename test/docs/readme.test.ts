@@ -23,7 +23,7 @@ it('every TypeScript example in README.md compiles', { timeout: 120_000 }, async
   expect(blocks.length).toBeGreaterThan(1);
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  await generate(path.join(repoRoot, 'asyncapi/shop.yaml'), { outDir: path.join(outDir, 'generated') });
+  await generate(path.join(repoRoot, 'asyncapi/shop.yaml'), { outDir: path.join(outDir, 'generated'), mirror: true });
   // Each block is its own module (top-level await, own imports), as in a user's file.
   await Promise.all(blocks.map((code, i) => writeFile(path.join(outDir, `block-${i + 1}.ts`), `${code}\nexport {};\n`)));
   await writeFile(
