@@ -15,6 +15,7 @@ interface Suite {
 
 const suites: Suite[] = [
   { name: 'generator', file: './generator.ts', exportName: 'run' },
+  { name: 'core', file: './core.ts', exportName: 'run' },
   { name: 'redis', file: './redis.ts', exportName: 'run' },
   { name: 'rabbitmq', file: './rabbitmq.ts', exportName: 'run' },
   { name: 'kafka', file: './kafka.ts', exportName: 'run' },
