@@ -166,20 +166,9 @@ export class MessagingInstrumentation implements MessagingHooks {
     const span = this.#tracer.startSpan(`send ${topic}`, { kind: SpanKind.PRODUCER, attributes: spanAttributes }, parent);
     const spanContext = trace.setSpan(parent, span);
     this.#inject(spanContext, headers);
-    const started = performance.now();
-    try {
-      const result = await context.with(spanContext, fn);
+    return inSpan(span, spanContext, fn, metricAttributes, this.#operationDuration, this.#sent, (result) => {
       if (span.isRecording()) this.#receiptAttributes(span, result);
-      return result;
-    } catch (error) {
-      failSpan(span, error);
-      metricAttributes[ATTR.errorType] = errorTypeOf(error);
-      throw error;
-    } finally {
-      span.end();
-      this.#operationDuration.record((performance.now() - started) / 1000, metricAttributes);
-      this.#sent.add(1, metricAttributes);
-    }
+    });
   }
 
   /**
@@ -221,18 +210,7 @@ export class MessagingInstrumentation implements MessagingHooks {
     }
     const parent = this.#extract(headers);
     const span = this.#tracer.startSpan(`process ${info.subscription ?? topic}`, { kind: SpanKind.CONSUMER, attributes: spanAttributes }, parent);
-    const started = performance.now();
-    try {
-      return await context.with(trace.setSpan(parent, span), fn);
-    } catch (error) {
-      failSpan(span, error);
-      metricAttributes[ATTR.errorType] = errorTypeOf(error);
-      throw error;
-    } finally {
-      span.end();
-      this.#processDuration.record((performance.now() - started) / 1000, metricAttributes);
-      this.#consumed.add(1, metricAttributes);
-    }
+    return inSpan(span, trace.setSpan(parent, span), fn, metricAttributes, this.#processDuration, this.#consumed);
   }
 
   /** A CLIENT span "<ack|nack|dead_letter> <topic>" around settling a delivery (optional; off the hot path by default). */
@@ -248,17 +226,7 @@ export class MessagingInstrumentation implements MessagingHooks {
     if (info.messageId !== undefined) spanAttributes[ATTR.messageId] = info.messageId;
     const parent = context.active();
     const span = this.#tracer.startSpan(`${operation} ${info.subscription ?? topic}`, { kind: SpanKind.CLIENT, attributes: spanAttributes }, parent);
-    const started = performance.now();
-    try {
-      return await context.with(trace.setSpan(parent, span), fn);
-    } catch (error) {
-      failSpan(span, error);
-      metricAttributes[ATTR.errorType] = errorTypeOf(error);
-      throw error;
-    } finally {
-      span.end();
-      this.#operationDuration.record((performance.now() - started) / 1000, metricAttributes);
-    }
+    return inSpan(span, trace.setSpan(parent, span), fn, metricAttributes, this.#operationDuration);
   }
 
   /** The trace context carried by a message's headers (ROOT_CONTEXT-based), e.g. to link spans by hand. */
@@ -290,4 +258,33 @@ function failSpan(span: Span, error: unknown): void {
   const safe = redactError(error);
   span.recordException(safe);
   span.setStatus({ code: SpanStatusCode.ERROR, message: redactString(safe.message) });
+}
+
+/**
+ * Runs `fn` inside `span` (made current through `ctx`): failures mark the span and the metric's
+ * error.type; the span ends and the duration (and count) are recorded whatever happens.
+ */
+async function inSpan<R>(
+  span: Span,
+  ctx: Context,
+  fn: () => Promise<R> | R,
+  metricAttributes: Attributes,
+  duration: Histogram,
+  count?: Counter,
+  onResult?: (result: R) => void,
+): Promise<R> {
+  const started = performance.now();
+  try {
+    const result = await context.with(ctx, fn);
+    onResult?.(result);
+    return result;
+  } catch (error) {
+    failSpan(span, error);
+    metricAttributes[ATTR.errorType] = errorTypeOf(error);
+    throw error;
+  } finally {
+    span.end();
+    duration.record((performance.now() - started) / 1000, metricAttributes);
+    count?.add(1, metricAttributes);
+  }
 }
