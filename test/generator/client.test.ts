@@ -15,13 +15,13 @@ interface Recorded {
 }
 
 /** `patternSubscribe: false` stands for Kafka / Redis Streams: parameterised channels collapse onto one topic. */
-function fakeBroker(patternSubscribe = true): MessageBroker & Recorded {
+function fakeBroker(patternSubscribe = true, consumerGroups = true): MessageBroker & Recorded {
   const recorded: Recorded = { publishes: [], subscribes: [] };
   const subscription: Subscription = { topic: '', group: undefined, close: async () => {}, [Symbol.asyncDispose]: async () => {} };
   return {
     ...recorded,
     name: 'fake',
-    capabilities: { patternSubscribe } as MessageBroker['capabilities'],
+    capabilities: { patternSubscribe, consumerGroups } as MessageBroker['capabilities'],
     connect: async () => {},
     disconnect: async () => {},
     publish: async (topic, message, options) => {
@@ -157,6 +157,14 @@ describe('generated subscribe functions', () => {
     await shop['onPayment']?.(() => {});
     await shop['onPayment']?.(() => {}, { group: 'mine' });
     expect(broker.subscribes.map((s) => s.options?.group)).toEqual(['shop-payments', 'mine']);
+  });
+
+  it('the contract default group applies only on brokers with consumer groups (Redis Pub/Sub fans out)', async () => {
+    const broker = fakeBroker(true, false);
+    const shop = createShopClient(broker);
+    await shop['onPayment']?.(() => {});
+    await shop['onPayment']?.(() => {}, { group: 'mine' });
+    expect(broker.subscribes.map((s) => s.options?.group)).toEqual([undefined, 'mine']);
   });
 
   it('default the dead-letter topic from the contract, and let options override it', async () => {

@@ -40,15 +40,14 @@ const statusSubscription = await shop.onOrderStatus(
 );
 
 // Payment events: the handler's type narrows on the discriminator. The contract names a consumer
-// group (shop-payments); Redis Pub/Sub has none, and `emulate: true` accepts the in-process
-// emulation there instead of failing at startup (other brokers use their native groups).
+// group (shop-payments), used where the broker has groups (Redis Pub/Sub has none: plain fan-out).
 const paymentSubscription = await shop.onPayment(
   (event, meta) => {
     if (!fromThisRun(meta.headers)) return;
     if (event.kind === 'failed') note(`payment ${event.paymentId} failed: ${event.reason} (retryable: ${event.retryable})`);
     else note(`payment ${event.paymentId} ${event.kind}: ${event.amount.amountMinor} ${event.amount.currency}`);
   },
-  { maxRetries: 3, concurrency: 10, deadLetterTopic: 'shop.payments.dlq', startFrom: 'earliest', emulate: true },
+  { maxRetries: 3, concurrency: 10, deadLetterTopic: 'shop.payments.dlq', startFrom: 'earliest' },
 );
 
 // Invalid incoming messages never reach a handler: they land on the dead-letter topic with the reason.

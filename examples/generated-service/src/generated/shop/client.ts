@@ -107,7 +107,7 @@ export function createShopClient(broker: MessageBroker): ShopClient {
               op1Headers(metadata.headers),
             ),
           ),
-        { group: "shop-payments", ...rest, validate: op1Payload },
+        { ...(broker.capabilities.consumerGroups ? { group: "shop-payments" } : {}), ...rest, validate: op1Payload },
       );
     },
     async publishOrderStatus(params, payload, options) {
