@@ -28,6 +28,8 @@ Usage:
   contractbus diff <old> <new> [--json] [--fail-on breaking|any|none]
                                              breaking-change report between two versions of a contract
   contractbus init [--force]                 scaffold asyncapi.yaml, contractbus.config.json and npm scripts
+  contractbus dlq replay <dlq-topic> [--url URL] [--target topic] [--limit n]
+                                             move dead-lettered messages back to their topic
   contractbus --help | --version
 
 Generate options:
@@ -234,6 +236,8 @@ export async function main(argv: string[] = process.argv.slice(2), io: Io = defa
   // Commands with options of their own.
   if (argv[0] === 'diff') return runDiffCommand(argv.slice(1), io);
   if (argv[0] === 'init') return runInitCommand(argv.slice(1), io);
+  // Loaded on demand: it pulls in the runtime, which generate and validate never need.
+  if (argv[0] === 'dlq') return (await import('./dlq.ts')).runDlqCommand(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -271,7 +275,7 @@ export async function main(argv: string[] = process.argv.slice(2), io: Io = defa
     return values.help || command === 'help' ? 0 : 2;
   }
   try {
-    if (command !== 'generate' && command !== 'validate') throw new UsageError(`unknown command ${JSON.stringify(command)} (expected generate, validate, diff or init)`);
+    if (command !== 'generate' && command !== 'validate') throw new UsageError(`unknown command ${JSON.stringify(command)} (expected generate, validate, diff, init or dlq)`);
     // Without a spec argument, generate reads contractbus.config.json (or .mjs/.ts) in this folder.
     let fromConfig: LoadedConfig | undefined;
     if (command === 'generate' && specs.length === 0) {
