@@ -1,8 +1,8 @@
 /** `contractbus dlq replay`: dead letters go back to their original topic through a real broker. */
 import { expect, it } from 'vitest';
-import { main } from '../../generator/cli.ts';
-import { RedisStreamsClient } from '../../runtime/bindings/redis/index.ts';
-import { brokerUrls } from '../support/brokers.ts';
+import { main } from '../../../generator/cli.ts';
+import { RedisStreamsClient } from '../../../runtime/bindings/redis/index.ts';
+import { brokerUrls } from '../../support/brokers.ts';
 
 function capture(): { io: { out: (l: string) => void; err: (l: string) => void }; out: string[]; err: string[] } {
   const out: string[] = [];
