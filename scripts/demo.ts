@@ -21,5 +21,5 @@ function step(title: string, args: string[]): void {
 step('1. generate the typed client from the contract', [
   'generator/cli.ts', 'generate', 'asyncapi/shop.yaml', '-o', 'examples/generated-service/src/generated', '--import-extension', '.ts', '--mirror',
 ]);
-step('2. run the service on the in-memory broker (MESSAGE_BROKER_URL switches it)', ['examples/generated-service/src/main.ts']);
-console.log('\ndemo: done. Next: `npm run brokers -- start` and `npm test` run everything against real Redis, RabbitMQ and Kafka.');
+step(`2. run the service on ${process.env['MESSAGE_BROKER_URL'] ?? 'the in-memory broker'} (MESSAGE_BROKER_URL switches it)`, ['examples/generated-service/src/main.ts']);
+console.log('\ndemo: done. Next: `npm test` starts real Redis, RabbitMQ and Kafka on 127.0.0.1 and runs every test; MESSAGE_BROKER_URL=kafka://127.0.0.1:9092 npm run demo runs this service on Kafka.');
