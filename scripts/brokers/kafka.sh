@@ -35,18 +35,73 @@ kafka_install() {
   say kafka "jars ready in $(elapsed "$t0") ($(ls "$dir/libs" | wc -l) files)"
 }
 
+# Test users on the SASL listeners (the same for PLAIN and SCRAM); nothing here is secret.
+KAFKA_TEST_USERS=(contractbus:contractbus-secret alice:alice-secret)
+
 kafka_write_config() {
-  local dir="$1" extra_listener="" extra_map="" sasl=""
+  local dir="$1" extra_listener="" extra_map="" sasl="" plain_users="" u listener
+  for u in "${KAFKA_TEST_USERS[@]}"; do plain_users+=" user_${u%%:*}=\"${u#*:}\""; done
   if flag_on "${KAFKA_SASL:-}"; then
-    extra_listener=",SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT"
-    extra_map=",SASL_PLAINTEXT:SASL_PLAINTEXT"
-    sasl="sasl.enabled.mechanisms=PLAIN
-listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_contractbus=\"contractbus-secret\" user_alice=\"alice-secret\";"
+    extra_listener+=",SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT"
+    extra_map+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
+  if flag_on "${KAFKA_TLS:-}"; then
+    # SASL over TLS, and mutual TLS (a client certificate signed by the test CA is the identity).
+    extra_listener+=",SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT,SSL://$HOST:$KAFKA_SSL_PORT"
+    extra_map+=",SASL_SSL:SASL_SSL,SSL:SSL"
+    kafka_keystore "$dir"
+    sasl+="ssl.keystore.type=PEM
+ssl.keystore.location=$dir/keystore.pem
+ssl.key.password=$KAFKA_KEY_PASSWORD
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+listener.name.ssl.ssl.client.auth=required
+"
+  fi
+  if [[ -n "$extra_listener" ]]; then
+    sasl+="sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+"
+    for listener in sasl_plaintext sasl_ssl; do
+      sasl+="listener.name.$listener.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+listener.name.$listener.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.$listener.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+"
+    done
   fi
   sed -e "s#@HOST@#$HOST#g" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
     -e "s#@DATA_DIR@#$dir/data#g" -e "s#@EXTRA_LISTENER@#$extra_listener#g" -e "s#@EXTRA_MAP@#$extra_map#g" \
     "$SCRIPTS_DIR/kafka/server.properties.in" >"$dir/server.properties"
-  [[ -z "$sasl" ]] || printf '%s\n' "$sasl" >>"$dir/server.properties"
+  [[ -z "$sasl" ]] || printf '%s' "$sasl" >>"$dir/server.properties"
+}
+
+# Kafka reads a PEM keystore only with an encrypted key: the test server key, re-encrypted.
+KAFKA_KEY_PASSWORD=contractbus-keystore
+kafka_keystore() {
+  local dir="$1"
+  [[ -s "$dir/keystore.pem" && "$dir/keystore.pem" -nt "$TLS_DIR/server.pem" ]] && return 0
+  ensure_tls
+  { openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES -passout "pass:$KAFKA_KEY_PASSWORD" -in "$TLS_DIR/server.key"
+    cat "$TLS_DIR/server.pem"; } >"$dir/keystore.pem" || die kafka "could not write the PEM keystore"
+  chmod 600 "$dir/keystore.pem"
+}
+
+# SCRAM credentials live in the KRaft metadata: written at format time for a new data dir,
+# or once through the admin API for a data dir formatted before SCRAM was configured.
+kafka_scram_args() {
+  local u mech
+  for u in "${KAFKA_TEST_USERS[@]}"; do
+    for mech in SCRAM-SHA-256 SCRAM-SHA-512; do printf -- '--add-scram\n%s=[name=%s,password=%s]\n' "$mech" "${u%%:*}" "${u#*:}"; done
+  done
+}
+kafka_ensure_scram_users() {
+  local dir="$1" u
+  [[ -f "$dir/data/.scram-users" ]] && return 0
+  for u in "${KAFKA_TEST_USERS[@]}"; do
+    kafka_java "$dir" kafka.admin.ConfigCommand --bootstrap-server "$HOST:$KAFKA_PORT" --alter --entity-type users \
+      --entity-name "${u%%:*}" --add-config "SCRAM-SHA-256=[password=${u#*:}],SCRAM-SHA-512=[password=${u#*:}]" \
+      >>"$dir/log/format.log" 2>&1 || { say kafka "warning: could not add SCRAM users (see $dir/log/format.log)"; return 0; }
+  done
+  touch "$dir/data/.scram-users"
 }
 
 kafka_java() {
@@ -76,11 +131,14 @@ kafka_start() {
   # Formatting is a JVM start of its own (~2 s): only for a new data dir.
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     [[ -s "$dir/cluster-id" ]] || kafka_java "$dir" kafka.tools.StorageTool random-uuid >"$dir/cluster-id" 2>>"$dir/log/format.log"
-    if ! kafka_java "$dir" kafka.tools.StorageTool format --standalone --ignore-formatted \
+    local scram=()
+    mapfile -t scram < <(kafka_scram_args)
+    if ! kafka_java "$dir" kafka.tools.StorageTool format --standalone --ignore-formatted "${scram[@]}" \
       -t "$(cat "$dir/cluster-id")" -c "$dir/server.properties" >>"$dir/log/format.log" 2>&1; then
       show_log_tail kafka "$dir/log/format.log"
       die kafka "formatting the KRaft data dir failed"
     fi
+    touch "$dir/data/.scram-users"
   fi
   # A fresh log per start: an old "Kafka Server started" line must not count as ready.
   [[ -f "$dir/log/server.log" ]] && mv -f "$dir/log/server.log" "$dir/log/server.log.1"
@@ -101,7 +159,8 @@ kafka_start() {
   # The first group join on a new broker creates __consumer_offsets; doing it here keeps
   # "The coordinator is loading" retries out of the first test that uses a consumer group.
   wait_until 30 kafka_group_coordinator_ready || say kafka "warning: group coordinator not ready after 30 s"
-  say kafka "ready on $HOST:$KAFKA_PORT$(flag_on "${KAFKA_SASL:-}" && echo " (SASL/PLAIN on $KAFKA_SASL_PORT)") in $(elapsed "$t0") (KRaft, controller $HOST:$KAFKA_CONTROLLER_PORT)"
+  flag_on "${KAFKA_SASL:-}${KAFKA_TLS:-}" && kafka_ensure_scram_users "$dir"
+  say kafka "ready on $HOST:$KAFKA_PORT$(kafka_extra_note) in $(elapsed "$t0") (KRaft, controller $HOST:$KAFKA_CONTROLLER_PORT)"
 }
 
 # FindCoordinator v1 for group "contractbus-warmup": error code 0 once the coordinator is loaded.
@@ -119,6 +178,13 @@ kafka_ready() {
   grep -q 'Kafka Server started' "$dir/log/server.log" 2>/dev/null && kafka_answers
 }
 
+kafka_extra_note() {
+  local note=""
+  flag_on "${KAFKA_SASL:-}" && note+=", SASL PLAIN/SCRAM on $KAFKA_SASL_PORT"
+  flag_on "${KAFKA_TLS:-}" && note+=", SASL_SSL on $KAFKA_SASL_SSL_PORT, mutual TLS on $KAFKA_SSL_PORT"
+  [[ -z "$note" ]] || echo " (${note:2})"
+}
+
 kafka_stop() {
   local dir="$BROKERS_DIR/$KAFKA_DIR_NAME" pid
   if ! pid="$(live_pid "$dir/kafka.pid")"; then
@@ -134,8 +200,8 @@ kafka_stop() {
 kafka_status() {
   local dir="$BROKERS_DIR/$KAFKA_DIR_NAME" pid
   if kafka_answers; then
-    if pid="$(live_pid "$dir/kafka.pid")"; then say kafka "up on $HOST:$KAFKA_PORT (pid $pid, ours)$(extra_listener_note KAFKA_SASL_PORT "SASL/PLAIN")"
-    else say kafka "up on $HOST:$KAFKA_PORT (not started by this script)$(extra_listener_note KAFKA_SASL_PORT "SASL/PLAIN")"; fi
+    if pid="$(live_pid "$dir/kafka.pid")"; then say kafka "up on $HOST:$KAFKA_PORT (pid $pid, ours)$(extra_listener_note KAFKA_SASL_PORT "SASL")$(extra_listener_note KAFKA_SASL_SSL_PORT "SASL_SSL")$(extra_listener_note KAFKA_SSL_PORT "mutual TLS")"
+    else say kafka "up on $HOST:$KAFKA_PORT (not started by this script)$(extra_listener_note KAFKA_SASL_PORT "SASL")$(extra_listener_note KAFKA_SASL_SSL_PORT "SASL_SSL")$(extra_listener_note KAFKA_SSL_PORT "mutual TLS")"; fi
   else
     say kafka "down ($HOST:$KAFKA_PORT not answering) - start: npm run brokers -- start kafka"
     return 1

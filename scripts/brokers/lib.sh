@@ -23,16 +23,19 @@ KAFKA_PORT="${KAFKA_PORT:-$(port_of "${KAFKA_BROKERS:-}" 9092)}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 
 # Extra listeners for TLS/SASL tests (see scripts/brokers/README.md): Redis TLS, AMQPS,
-# Kafka SASL_PLAINTEXT with PLAIN users. On by default: measured at well under a second of extra start time (noise level).
-# BROKERS_EXTRA_LISTENERS=0 turns all three off; REDIS_TLS / RABBITMQ_TLS / KAFKA_SASL=0|1 one each.
+# Kafka SASL_PLAINTEXT (PLAIN and SCRAM users) plus SASL_SSL and mutual-TLS SSL listeners.
+# On by default: measured at well under a second of extra start time (noise level).
+# BROKERS_EXTRA_LISTENERS=0 turns them all off; REDIS_TLS / RABBITMQ_TLS / KAFKA_SASL / KAFKA_TLS=0|1 one each.
 if [[ "${BROKERS_EXTRA_LISTENERS:-1}" != 0 ]]; then
-  REDIS_TLS="${REDIS_TLS:-1}" RABBITMQ_TLS="${RABBITMQ_TLS:-1}" KAFKA_SASL="${KAFKA_SASL:-1}"
+  REDIS_TLS="${REDIS_TLS:-1}" RABBITMQ_TLS="${RABBITMQ_TLS:-1}" KAFKA_SASL="${KAFKA_SASL:-1}" KAFKA_TLS="${KAFKA_TLS:-1}"
 fi
 REDIS_TLS_PORT="${REDIS_TLS_PORT:-$(port_of "${REDIS_TLS_URL:-}" 6380)}"
 RABBITMQ_TLS_PORT="${RABBITMQ_TLS_PORT:-$(port_of "${AMQPS_URL:-}" 5671)}"
 KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-$(port_of "${KAFKA_SASL_BROKERS:-}" 9094)}"
+KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-$(port_of "${KAFKA_SASL_SSL_BROKERS:-}" 9095)}"
+KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-$(port_of "${KAFKA_SSL_BROKERS:-}" 9096)}"
 flag_on() { [[ -n "${1:-}" && "$1" != 0 ]]; }
-tls_wanted() { flag_on "${REDIS_TLS:-}" || flag_on "${RABBITMQ_TLS:-}"; }
+tls_wanted() { flag_on "${REDIS_TLS:-}" || flag_on "${RABBITMQ_TLS:-}" || flag_on "${KAFKA_TLS:-}"; }
 TLS_DIR="$BROKERS_DIR/tls"
 # For single-broker starts/restarts; parallel starts generate the files once beforehand.
 ensure_tls() { [[ -s "$TLS_DIR/server.pem" ]] || bash "$SCRIPTS_DIR/tls.sh" >/dev/null; }

@@ -56,9 +56,21 @@ export interface ExtraListeners {
     /** Users configured on the listener: contractbus/contractbus-secret and alice/alice-secret. */
     readonly username: string;
     readonly password: string;
+    /** The same users also exist as SCRAM-SHA-256 and SCRAM-SHA-512 credentials. */
+    readonly scramMechanisms: readonly ['SCRAM-SHA-256', 'SCRAM-SHA-512'];
   };
+  /** Kafka SASL_SSL listener (PLAIN and SCRAM, server certificate from the test CA), env KAFKA_SASL_SSL_BROKERS, default 127.0.0.1:9095. */
+  readonly kafkaSaslSsl: readonly string[];
+  /** Kafka SSL listener that requires a client certificate signed by the test CA, env KAFKA_SSL_BROKERS, default 127.0.0.1:9096. */
+  readonly kafkaSsl: readonly string[];
   readonly tls: TlsFiles;
 }
+
+const hostPorts = (value: string): string[] =>
+  value
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b.length > 0);
 
 /**
  * The TLS/SASL listeners that `npm run brokers -- start` opens unless BROKERS_EXTRA_LISTENERS=0.
@@ -77,7 +89,10 @@ export function extraListeners(env: NodeJS.ProcessEnv = process.env): ExtraListe
       mechanism: 'plain',
       username: 'contractbus',
       password: 'contractbus-secret',
+      scramMechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-512'],
     },
+    kafkaSaslSsl: hostPorts(nonEmpty(env.KAFKA_SASL_SSL_BROKERS) ?? '127.0.0.1:9095'),
+    kafkaSsl: hostPorts(nonEmpty(env.KAFKA_SSL_BROKERS) ?? '127.0.0.1:9096'),
     tls: {
       caFile: `${tlsDir}/ca.pem`,
       serverCertFile: `${tlsDir}/server.pem`,
