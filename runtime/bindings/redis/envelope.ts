@@ -21,7 +21,7 @@ const DATA_MARKER = ',"data": ';
 const DEFAULT_CONTENT_TYPE = 'application/json';
 
 export function encodeEnvelope(message: WireMessage): string {
-  let text = `{"specversion":"1.0","id":${quoted(message.messageId)},"source":"contractbus","type":${quotedCached(message.topic)},"time":"${new Date(message.timestamp).toISOString()}"`;
+  let text = `{"specversion":"1.0","id":${quoted(message.messageId)},"source":"contractbus","type":${quotedCached(message.topic)},"time":"${isoTime(message.timestamp)}"`;
   // CloudEvents' JSON format reads an absent datacontenttype as application/json: omit the default.
   if (message.contentType !== DEFAULT_CONTENT_TYPE) text += `,"datacontenttype":${quotedCached(message.contentType)}`;
   if (message.correlationId !== undefined) text += `,"correlationid":${quoted(message.correlationId)}`;
@@ -37,6 +37,27 @@ export function encodeEnvelope(message: WireMessage): string {
   if (body !== undefined && isJsonText(body)) text += `${DATA_MARKER}${body}}`;
   else text += `,"data_base64":"${Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength).toString('base64')}"}`;
   return text;
+}
+
+/** Messages published in the same millisecond share one formatted time. */
+let lastTime = Number.NaN;
+let lastIso = '';
+function isoTime(epochMs: number): string {
+  if (epochMs !== lastTime) {
+    lastIso = new Date(epochMs).toISOString();
+    lastTime = epochMs;
+  }
+  return lastIso;
+}
+
+let lastParsedIso = '';
+let lastParsed = Number.NaN;
+function parseTime(iso: string): number {
+  if (iso !== lastParsedIso) {
+    lastParsed = Date.parse(iso);
+    lastParsedIso = iso;
+  }
+  return lastParsed || Date.now();
 }
 
 function utf8OrUndefined(bytes: Uint8Array): string | undefined {
@@ -121,7 +142,7 @@ function fromEvent(event: Envelope, inlineData: Uint8Array | undefined, channel:
     body,
     headers: stringRecord(event.headers),
     contentType,
-    timestamp: typeof event.time === 'string' ? Date.parse(event.time) || Date.now() : Date.now(),
+    timestamp: typeof event.time === 'string' ? parseTime(event.time) : Date.now(),
   };
   if (typeof event.correlationid === 'string') message.correlationId = event.correlationid;
   if (typeof event.partitionkey === 'string') message.key = event.partitionkey;
@@ -138,6 +159,21 @@ const PREFIX_BYTES = Buffer.from('{"specversion"');
  * (no decode + re-encode); anything not written by us goes through `decodeEnvelope`.
  */
 export function decodeEnvelopeBytes(bytes: Buffer, channel: string, fallbackId: () => string): WireMessage {
+  return envelopeFromBytes(bytes, channel, fallbackId) ?? decodeEnvelope(bytes.toString(), channel, fallbackId);
+}
+
+/** A whole CloudEvent parsed from text (e.g. one with data_base64), or undefined. */
+function eventFromText(text: string, channel: string, fallbackId: () => string): WireMessage | undefined {
+  try {
+    const event = JSON.parse(text) as unknown;
+    return event && typeof event === 'object' && (event as Envelope).specversion !== undefined ? fromEvent(event as Envelope, undefined, channel, fallbackId) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The fast path alone: undefined unless `bytes` is an envelope as we write it. */
+function envelopeFromBytes(bytes: Buffer, channel: string, fallbackId: () => string): WireMessage | undefined {
   if (bytes.length > PREFIX_BYTES.length && bytes[bytes.length - 1] === 125 && startsWithPrefix(bytes)) {
     const marker = bytes.indexOf(MARKER_BYTES);
     if (marker > 0) {
@@ -150,12 +186,71 @@ export function decodeEnvelopeBytes(bytes: Buffer, channel: string, fallbackId: 
       if (event && typeof event === 'object') return fromEvent(event as Envelope, bytes.subarray(marker + MARKER_BYTES.length, bytes.length - 1), channel, fallbackId);
     }
   }
-  return decodeEnvelope(bytes.toString(), channel, fallbackId);
+  return undefined;
 }
 
-function startsWithPrefix(bytes: Buffer): boolean {
-  for (let i = 0; i < PREFIX_BYTES.length; i++) if (bytes[i] !== PREFIX_BYTES[i]) return false;
+function startsWithPrefix(bytes: Buffer, at = 0): boolean {
+  if (bytes.length - at < PREFIX_BYTES.length) return false;
+  for (let i = 0; i < PREFIX_BYTES.length; i++) if (bytes[at + i] !== PREFIX_BYTES[i]) return false;
   return true;
+}
+
+/**
+ * Several envelopes of one channel as one Redis message: a CloudEvents JSON batch
+ * (`application/cloudevents-batch+json`, a JSON array of structured events). We write one event
+ * per line: `[` event `,\n` event … `]`. Envelopes we write never hold a raw newline (JSON.stringify
+ * escapes it inside strings and never emits one outside), so a line break splits events exactly and
+ * each event is read from its own bytes, as a single envelope is. Callers batch only envelopes
+ * without a newline (see `canBatch`).
+ */
+export function encodeBatch(envelopes: readonly string[]): string {
+  return `[${envelopes.join(',\n')}]`;
+}
+
+/** True when the envelope may go in a batch: a payload with a raw newline (a custom codec's pretty JSON) is sent alone. */
+export function canBatch(envelope: string): boolean {
+  return !envelope.includes('\n');
+}
+
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+
+/**
+ * The messages of a batch, or undefined when `bytes` is not a JSON array of CloudEvents (then it is
+ * a single message). Our line-per-event batches are split on the bytes; any other CloudEvents batch
+ * (someone else's writer) is parsed whole.
+ */
+export function decodeBatchBytes(bytes: Buffer, channel: string, fallbackId: () => string): WireMessage[] | undefined {
+  if (bytes.length < 2 || bytes[0] !== OPEN_BRACKET || bytes[bytes.length - 1] !== CLOSE_BRACKET) return undefined;
+  // Ours: at least two events, one per line, each an envelope as we write it.
+  if (startsWithPrefix(bytes, 1) && bytes.indexOf(NEWLINE, 1) !== -1) {
+    const messages: WireMessage[] = [];
+    let start = 1;
+    for (;;) {
+      const newline = bytes.indexOf(NEWLINE, start);
+      const last = newline === -1;
+      // An event line ends with "," before the newline, the last one with the closing bracket.
+      const end = last ? bytes.length - 1 : newline - 1;
+      if (!last && bytes[end] !== COMMA) break;
+      const line = bytes.subarray(start, end);
+      const message = envelopeFromBytes(line, channel, fallbackId) ?? eventFromText(line.toString('utf8'), channel, fallbackId);
+      if (!message) break;
+      messages.push(message);
+      if (last) return messages;
+      start = newline + 1;
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) return undefined;
+  if (!parsed.every((event) => event && typeof event === 'object' && (event as Envelope).specversion !== undefined)) return undefined;
+  return parsed.map((event) => fromEvent(event as Envelope, undefined, channel, fallbackId));
 }
 
 function stringRecord(value: unknown): Record<string, string> {

@@ -79,6 +79,13 @@ export interface RedisPubSubOptions extends RedisConnectionOptions, RedisSharedO
   maxBufferedPerSubscription?: number;
   /** Also append dead-lettered messages to a Redis Stream of the same name, so they survive. Default true. */
   durableDeadLetters?: boolean;
+  /**
+   * Publishes to one channel within the same tick go as one PUBLISH holding a CloudEvents JSON batch
+   * (an array of the usual envelopes; a lone publish stays a single envelope). contractbus
+   * subscribers read both. Turn off when subscribers that are not contractbus read the channel and
+   * expect one event per message. Default true.
+   */
+  batchPublishes?: boolean;
   /** Called when the subscriber connection was lost and messages published meanwhile are gone. */
   onGap?: (gap: PubSubGap) => void;
 }

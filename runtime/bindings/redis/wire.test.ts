@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, decodeEnvelopeBytes, encodeEnvelope } from './envelope.ts';
+import { canBatch, decodeBatchBytes, decodeEnvelope, decodeEnvelopeBytes, encodeBatch, encodeEnvelope } from './envelope.ts';
 import { entryFields, messageFromEntry } from './stream-entry.ts';
 import { optionsFromUrl, resolveConnectionOptions } from './options.ts';
 import type { WireMessage } from '../../core/transport.ts';
@@ -20,6 +20,42 @@ const message: WireMessage = {
 function text(body: Uint8Array): string {
   return new TextDecoder().decode(body);
 }
+
+describe('Pub/Sub CloudEvents batch (one PUBLISH for the messages of a tick)', () => {
+  const second: WireMessage = { messageId: 'id-2', topic: 'orders.created', body: new TextEncoder().encode('"a string, with \\n and },{\\"specversion\\""'), headers: {}, contentType: 'application/json', timestamp: 1_700_000_000_001 };
+  const binary: WireMessage = { messageId: 'id-3', topic: 'orders.created', body: new Uint8Array([0, 0xff, 10]), headers: { h: 'v' }, contentType: 'application/octet-stream', timestamp: 1_700_000_000_002 };
+  const plain = (m: WireMessage): unknown => ({ ...m, body: [...m.body] });
+
+  it('is a valid CloudEvents JSON batch that splits back into the same messages, payloads as views', () => {
+    const text = encodeBatch([message, second, binary].map(encodeEnvelope));
+    const events = JSON.parse(text) as Array<Record<string, unknown>>;
+    expect(events.map((e) => e.id)).toEqual(['id-1', 'id-2', 'id-3']);
+    expect(events[0]?.data).toEqual({ orderId: '7', total: 12.5 });
+    const bytes = Buffer.from(text);
+    const decoded = decodeBatchBytes(bytes, 'orders.created', () => 'f');
+    expect(decoded?.map(plain)).toEqual([message, second, binary].map(plain));
+    expect(decoded?.[0]?.body.buffer).toBe(bytes.buffer);
+  });
+
+  it('reads a batch written by someone else (no line per event)', () => {
+    const foreign = JSON.stringify([JSON.parse(encodeEnvelope(message)), { specversion: '1.0', id: 'x', source: 's', type: 't', data: { a: 1 } }]);
+    const decoded = decodeBatchBytes(Buffer.from(foreign), 'orders.created', () => 'f');
+    expect(decoded?.map((m) => m.messageId)).toEqual(['id-1', 'x']);
+    expect(JSON.parse(text(decoded?.[1]?.body ?? new Uint8Array()))).toEqual({ a: 1 });
+  });
+
+  it('leaves anything that is not a batch of events to the single-message path', () => {
+    for (const other of ['[1,2,3]', '[]', '[{"a":1}]', '[not json]', encodeEnvelope(message), 'plain']) {
+      expect(decodeBatchBytes(Buffer.from(other), 'c', () => 'f')).toBeUndefined();
+    }
+  });
+
+  it('keeps an envelope whose payload holds a raw newline out of batches', () => {
+    expect(canBatch(encodeEnvelope(message))).toBe(true);
+    const pretty: WireMessage = { ...message, body: new TextEncoder().encode('{\n  "orderId": "7"\n}') };
+    expect(canBatch(encodeEnvelope(pretty))).toBe(false);
+  });
+});
 
 describe('Pub/Sub CloudEvents envelope', () => {
   it('round-trips payload, metadata and headers exactly', () => {

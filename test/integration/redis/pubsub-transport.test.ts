@@ -49,6 +49,52 @@ describe('Redis Pub/Sub transport', () => {
     for (const s of subs) await s.close();
   });
 
+  it('coalesces the publishes of one tick into one PUBLISH (a CloudEvents batch), in order, each settled', async () => {
+    const topic = unique('batch');
+    const got: Delivery[] = [];
+    const byPattern: Delivery[] = [];
+    const sub = await transport.consume({ topic, group: undefined, prefetch: 500, startFrom: 'latest' }, collect(got));
+    const patternSub = await transport.consume({ topic: `${topic.split('.')[0]}.#`, group: undefined, prefetch: 500, startFrom: 'latest' }, collect(byPattern));
+    const spy = new Redis(REDIS_URL);
+    const raw: string[] = [];
+    spy.on('message', (_channel: string, text: string) => raw.push(text));
+    await spy.subscribe(topic);
+    // 300 in one tick: more than one batch holds (256), so two PUBLISHes.
+    const sent = Array.from({ length: 300 }, (_, i) => wire(topic, { i }, { n: String(i) }));
+    const outcomes = await Promise.all(sent.map((m) => transport.send(m, { timeoutMs: 5000 })));
+    expect(outcomes).toHaveLength(300);
+    await waitFor(() => got.length === 300 && byPattern.length >= 300 && raw.length >= 2, 5000, 'batched deliveries');
+    expect(got.map((d) => d.message.messageId)).toEqual(sent.map((m) => m.messageId));
+    expect(got.map((d) => JSON.parse(new TextDecoder().decode(d.message.body)) as unknown)).toEqual(sent.map((_, i) => ({ i })));
+    expect(got[299]?.message.headers).toEqual({ n: '299' });
+    expect(byPattern.filter((d) => d.message.topic === topic).map((d) => d.message.messageId)).toEqual(sent.map((m) => m.messageId));
+    // What any CloudEvents reader sees on the channel: two JSON arrays of structured events.
+    expect(raw).toHaveLength(2);
+    const events = raw.flatMap((text) => JSON.parse(text) as Array<{ specversion: string; id: string; data: unknown }>);
+    expect(events.map((e) => e.id)).toEqual(sent.map((m) => m.messageId));
+    expect(events[0]).toMatchObject({ specversion: '1.0', data: { i: 0 } });
+    // A lone publish is a plain event.
+    const lone = wire(topic, { lone: true });
+    await transport.send(lone, { timeoutMs: 2000 });
+    await waitFor(() => raw.length === 3, 5000, 'lone publish');
+    expect(JSON.parse(raw[2] ?? '')).toMatchObject({ id: lone.messageId, data: { lone: true } });
+    await Promise.all([sub.close(), patternSub.close(), spy.quit()]);
+  });
+
+  it('batchPublishes: false sends one event per PUBLISH for subscribers that read single events', async () => {
+    const single = new RedisPubSubTransport({ url: REDIS_URL, batchPublishes: false });
+    await single.connect();
+    const topic = unique('nobatch');
+    const spy = new Redis(REDIS_URL);
+    const raw: string[] = [];
+    spy.on('message', (_channel: string, text: string) => raw.push(text));
+    await spy.subscribe(topic);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => single.send(wire(topic, { i }), { timeoutMs: 2000 })));
+    await waitFor(() => raw.length === 20, 5000, 'single events');
+    expect(raw.map((text) => (JSON.parse(text) as { data: { i: number } }).data.i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    await Promise.all([single.close(), spy.quit()]);
+  });
+
   it('fans out to every subscription of a channel and stops after close', async () => {
     const topic = unique('fanout');
     const a: Delivery[] = [];
