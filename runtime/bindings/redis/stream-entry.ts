@@ -3,6 +3,11 @@
  * binary-mode style fields (`ce_id`, `ce_time`, …, `content-type`), and every header as a field
  * of its own name, so `XRANGE` in redis-cli reads naturally. A header whose name collides with
  * one of ours (`data`, `content-type`, `ce_*`) or starts with `h:` is stored as `h:<name>`.
+ *
+ * Every field costs a bulk string to write, parse on the server and decode on every read, so
+ * defaults stay off the wire: `content-type` only when it is not application/json, and `ce_time`
+ * only when the message is older than the entry would say (the entry id's first part is the
+ * epoch ms at which Redis added it): copies such as dead letters and replays keep their time.
  */
 import type { WireMessage } from '../../core/transport.ts';
 
@@ -43,9 +48,15 @@ function needsEscape(name: string): boolean {
   return name === F.data || name === F.contentType || name.startsWith('ce_') || name.startsWith('h:');
 }
 
-/** Field/value pairs for XADD, payload last (the largest value). */
-export function entryFields(message: WireMessage): Array<string | Buffer> {
-  const fields: Array<string | Buffer> = [F.id, message.messageId, F.time, String(message.timestamp), F.contentType, message.contentType];
+const JSON_CONTENT_TYPE = 'application/json';
+/** A message's own time within this of the add time is read from the entry id instead. */
+const TIME_FROM_ID_WITHIN_MS = 100;
+
+/** Field/value pairs for XADD, payload last (the largest value). `now`: when the entry is added. */
+export function entryFields(message: WireMessage, now = Date.now()): Array<string | Buffer> {
+  const fields: Array<string | Buffer> = [F.id, message.messageId];
+  if (Math.abs(now - message.timestamp) > TIME_FROM_ID_WITHIN_MS) fields.push(F.time, String(message.timestamp));
+  if (message.contentType !== JSON_CONTENT_TYPE) fields.push(F.contentType, message.contentType);
   if (message.correlationId !== undefined) fields.push(F.correlationId, message.correlationId);
   if (message.key !== undefined) fields.push(F.key, message.key);
   if (message.priority !== undefined) fields.push(F.priority, String(message.priority));
@@ -58,10 +69,14 @@ export function entryFields(message: WireMessage): Array<string | Buffer> {
   return fields;
 }
 
-/** Reads an entry (fields as Buffers, as `callBuffer` returns them). Unknown layouts still yield a message. */
+/**
+ * Reads an entry (fields as Buffers, as `callBuffer` returns them). Unknown layouts still yield a
+ * message: without our `ce_id` and a `content-type`, the body is `application/octet-stream`.
+ */
 export function messageFromEntry(topic: string, entryId: string, raw: Buffer[]): WireMessage {
   const headers: Record<string, string> = {};
-  const message: WireMessage = { messageId: entryId, topic, body: new Uint8Array(0), headers, contentType: 'application/octet-stream', timestamp: timestampOf(entryId) };
+  const message: WireMessage = { messageId: entryId, topic, body: new Uint8Array(0), headers, contentType: '', timestamp: timestampOf(entryId) };
+  let ours = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString();
     const value = raw[i + 1] as Buffer;
@@ -71,6 +86,7 @@ export function messageFromEntry(topic: string, entryId: string, raw: Buffer[]):
         break;
       case F.id:
         message.messageId = value.toString();
+        ours = true;
         break;
       case F.time:
         message.timestamp = Number(value.toString()) || message.timestamp;
@@ -96,6 +112,7 @@ export function messageFromEntry(topic: string, entryId: string, raw: Buffer[]):
       }
     }
   }
+  if (message.contentType === '') message.contentType = ours ? JSON_CONTENT_TYPE : 'application/octet-stream';
   return message;
 }
 

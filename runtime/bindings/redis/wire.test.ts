@@ -130,6 +130,29 @@ describe('Streams entry fields', () => {
   });
 });
 
+describe('Streams entry defaults stay off the wire', () => {
+  it('a fresh JSON message is ce_id and data only; its time comes back from the entry id', () => {
+    const now = 1_800_000_000_000;
+    const fresh: WireMessage = { messageId: 'm', topic: 't', body: new TextEncoder().encode('{"a":1}'), headers: {}, contentType: 'application/json', timestamp: now - 3 };
+    const fields = entryFields(fresh, now);
+    expect(fields.filter((_, i) => i % 2 === 0)).toEqual(['ce_id', 'data']);
+    const decoded = messageFromEntry('t', `${now - 3}-0`, fields.map((f) => (Buffer.isBuffer(f) ? f : Buffer.from(f))));
+    expect({ ...decoded, body: text(decoded.body) }).toEqual({ ...fresh, body: '{"a":1}' });
+  });
+
+  it('a copy of an older message keeps its own time; other content types are named', () => {
+    const old: WireMessage = { messageId: 'm', topic: 't', body: new Uint8Array([1]), headers: {}, contentType: 'application/octet-stream', timestamp: 1_700_000_000_000 };
+    const names = entryFields(old, 1_800_000_000_000).filter((_, i) => i % 2 === 0);
+    expect(names).toEqual(['ce_id', 'ce_time', 'content-type', 'data']);
+  });
+
+  it('an entry someone else wrote (no ce_id) is application/octet-stream', () => {
+    const decoded = messageFromEntry('t', '1700000000000-0', [Buffer.from('data'), Buffer.from('hello')]);
+    expect(decoded.contentType).toBe('application/octet-stream');
+    expect(decoded.messageId).toBe('1700000000000-0');
+  });
+});
+
 describe('Streams entry body', () => {
   it('keeps bytes exactly when a JSON-labelled body is not UTF-8', () => {
     const odd: WireMessage = { ...message, body: new Uint8Array([0xff, 0xfe, 0x7b]) };

@@ -52,8 +52,22 @@ describe('Redis Streams transport', () => {
     const sub = await transport.consume({ topic, group: undefined, prefetch: 5, startFrom: 'earliest' }, collect(seen));
     await waitFor(() => seen.length === 1);
     const got = seen[0]?.message as WireMessage;
-    expect({ ...got, body: decoder.decode(got.body) }).toEqual({ ...sent, body: '{"a":1}' });
+    // A fresh message's time is the entry id's (when Redis appended it): the publish time, give or take a few ms.
+    expect({ ...got, body: decoder.decode(got.body), timestamp: 0 }).toEqual({ ...sent, body: '{"a":1}', timestamp: 0 });
+    expect(Math.abs(got.timestamp - sent.timestamp)).toBeLessThanOrEqual(100);
+    expect(got.timestamp).toBe(Number(receipt.offset?.split('-')[0]));
     expect(seen[0]?.deliveryCount).toBe(1);
+    await sub.close();
+  });
+
+  it('a copy of an older message (a dead letter, a replay) keeps its own time exactly', async () => {
+    const topic = topicFor('old');
+    const sent = { ...wire(topic, { a: 1 }), timestamp: Date.now() - 3_600_000 };
+    await transport.send(sent, { timeoutMs: 2000 });
+    const seen: Delivery[] = [];
+    const sub = await transport.consume({ topic, group: undefined, prefetch: 5, startFrom: 'earliest' }, collect(seen));
+    await waitFor(() => seen.length === 1);
+    expect(seen[0]?.message.timestamp).toBe(sent.timestamp);
     await sub.close();
   });
 
