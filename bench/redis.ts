@@ -4,7 +4,9 @@
  * (auto-pipelining), so the ratio is contractbus's own cost; raw ioredis with its defaults is shown
  * beside it. Each case publishes MESSAGES small JSON messages with a window of WINDOW
  * unconfirmed publishes and one subscriber; throughput is end to end (first publish → last handled),
- * latency is publish-call → handler per message. Run: node --conditions=development bench/redis.ts
+ * latency is publish-call → handler per message. The `publish` suites publish alone (latency: the
+ * publish call's round trip); `redis-streams backlog` drains entries written beforehand (consume
+ * alone). Run: node --conditions=development bench/redis.ts
  */
 import { Redis } from 'ioredis';
 import type { BenchResult } from './lib.ts';
@@ -86,6 +88,109 @@ async function contractbus(broker: MessageBroker, mode: 'pubsub' | 'streams'): P
   return result;
 }
 
+/** Publishes alone (nobody consumes): MESSAGES with WINDOW in flight; latency is each publish call's round trip. */
+async function publishOnly(publish: (i: number) => Promise<unknown>): Promise<Measured> {
+  const latencies: number[] = [];
+  const heapBefore = heapUsedMb();
+  const cpuBefore = process.cpuUsage();
+  const started = nowMs();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: WINDOW }, async () => {
+      while (next < MESSAGES) {
+        const i = next++;
+        const t0 = nowMs();
+        await publish(i);
+        latencies.push(nowMs() - t0);
+      }
+    }),
+  );
+  const elapsed = nowMs() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
+}
+
+async function rawPublishOnly(mode: 'pubsub' | 'streams'): Promise<Measured> {
+  const pub = new Redis(REDIS_URL, { enableAutoPipelining: true });
+  const key = uniqueName(`bench.raw.publish.${mode}`);
+  const result = await publishOnly((i) => (mode === 'pubsub' ? pub.publish(key, JSON.stringify(order(i))) : pub.xadd(key, 'MAXLEN', '~', 100_000, '*', 'data', JSON.stringify(order(i)))));
+  if (mode === 'streams') await pub.del(key);
+  await pub.quit();
+  return result;
+}
+
+async function contractbusPublishOnly(broker: MessageBroker, mode: 'pubsub' | 'streams'): Promise<Measured> {
+  await broker.connect();
+  const topic = uniqueName(`bench.contractbus.publish.${mode}`);
+  const result = await publishOnly((i) => broker.publish(topic, order(i)));
+  await broker.disconnect();
+  if (mode === 'streams') {
+    const admin = new Redis(REDIS_URL);
+    await admin.del(topic);
+    await admin.quit();
+  }
+  return result;
+}
+
+/** Drains a backlog of MESSAGES entries that was written before the clock started (first entry → last handled). */
+async function drain(received: () => number): Promise<{ elapsed: number; cpuUs: number }> {
+  const cpuBefore = process.cpuUsage();
+  const started = nowMs();
+  const deadline = Date.now() + 120_000;
+  while (received() < MESSAGES) {
+    if (Date.now() > deadline) throw new Error(`only ${received()} of ${MESSAGES} backlog entries handled within 120 s`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  return { elapsed: nowMs() - started, cpuUs: cpu.user + cpu.system };
+}
+
+async function rawBacklog(): Promise<Measured> {
+  const redis = new Redis(REDIS_URL, { enableAutoPipelining: true });
+  const reader = new Redis(REDIS_URL);
+  const stream = uniqueName('bench.raw.backlog');
+  await Promise.all(Array.from({ length: MESSAGES }, (_, i) => redis.xadd(stream, '*', 'data', JSON.stringify(order(i)))));
+  await redis.xgroup('CREATE', stream, 'bench', '0');
+  let handled = 0;
+  let stop = false;
+  const heapBefore = heapUsedMb();
+  const consume = (async () => {
+    while (!stop) {
+      const reply = (await reader.xreadgroup('GROUP', 'bench', 'c1', 'COUNT', WINDOW * 2, 'BLOCK', 200, 'STREAMS', stream, '>')) as Array<[string, Array<[string, string[]]>]> | null;
+      for (const [, entries] of reply ?? []) {
+        for (const [id, fields] of entries) {
+          JSON.parse(fields[1] as string);
+          handled++;
+          void redis.xack(stream, 'bench', id);
+        }
+      }
+    }
+  })();
+  const { elapsed, cpuUs } = await drain(() => handled);
+  stop = true;
+  await consume;
+  await redis.del(stream);
+  await Promise.all([redis.quit(), reader.quit()]);
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: cpuUs / MESSAGES, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb: heapUsedMb() - heapBefore };
+}
+
+async function contractbusBacklog(): Promise<Measured> {
+  const broker = new RedisStreamsClient({ url: REDIS_URL });
+  await broker.connect();
+  const topic = uniqueName('bench.contractbus.backlog');
+  await Promise.all(Array.from({ length: MESSAGES }, (_, i) => broker.publish(topic, order(i))));
+  let handled = 0;
+  const heapBefore = heapUsedMb();
+  const subscription = await broker.subscribe<OrderT>(topic, () => void handled++, { validate: (payload: unknown) => Order.parse(payload), concurrency: WINDOW, prefetch: WINDOW * 2, group: 'bench', startFrom: 'earliest' });
+  const { elapsed, cpuUs } = await drain(() => handled);
+  await subscription.close();
+  await broker.disconnect();
+  const admin = new Redis(REDIS_URL);
+  await admin.del(topic);
+  await admin.quit();
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: cpuUs / MESSAGES, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb: heapUsedMb() - heapBefore };
+}
+
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 function median(values: number[]): number {
@@ -105,6 +210,12 @@ export async function run(): Promise<BenchResult[]> {
     { suite: 'redis-streams', name: 'raw ioredis (auto-pipelining, as contractbus)', baseline: true, once: () => rawStreams(true) },
     { suite: 'redis-streams', name: 'raw ioredis (defaults)', baseline: false, once: () => rawStreams(false) },
     { suite: 'redis-streams', name: 'contractbus (validated)', baseline: false, once: () => contractbus(new RedisStreamsClient({ url: REDIS_URL }), 'streams') },
+    { suite: 'redis-pubsub publish', name: 'raw ioredis PUBLISH (auto-pipelining)', baseline: true, once: () => rawPublishOnly('pubsub') },
+    { suite: 'redis-pubsub publish', name: 'contractbus publish', baseline: false, once: () => contractbusPublishOnly(new RedisPubSubClient({ url: REDIS_URL }), 'pubsub') },
+    { suite: 'redis-streams publish', name: 'raw ioredis XADD (auto-pipelining)', baseline: true, once: () => rawPublishOnly('streams') },
+    { suite: 'redis-streams publish', name: 'contractbus publish', baseline: false, once: () => contractbusPublishOnly(new RedisStreamsClient({ url: REDIS_URL }), 'streams') },
+    { suite: 'redis-streams backlog', name: 'raw ioredis XREADGROUP + XACK', baseline: true, once: rawBacklog },
+    { suite: 'redis-streams backlog', name: 'contractbus subscribe (validated)', baseline: false, once: contractbusBacklog },
   ];
   // Warm-up so JIT and connections do not bias the first case.
   for (const c of cases) await c.once();
