@@ -52,9 +52,12 @@ const JSON_CONTENT_TYPE = 'application/json';
 /** A message's own time within this of the add time is read from the entry id instead. */
 const TIME_FROM_ID_WITHIN_MS = 100;
 
-/** Field/value pairs for XADD, payload last (the largest value). `now`: when the entry is added. */
-export function entryFields(message: WireMessage, now = Date.now()): Array<string | Buffer> {
-  const fields: Array<string | Buffer> = [F.id, message.messageId];
+/**
+ * Field/value pairs for XADD, payload last (the largest value), appended to `fields` (the command's
+ * leading arguments, when the caller has them). `now`: when the entry is added.
+ */
+export function entryFields<T extends string | Buffer | number = string | Buffer>(message: WireMessage, now = Date.now(), fields: Array<T | string | Buffer> = []): Array<T | string | Buffer> {
+  fields.push(F.id, message.messageId);
   if (Math.abs(now - message.timestamp) > TIME_FROM_ID_WITHIN_MS) fields.push(F.time, String(message.timestamp));
   if (message.contentType !== JSON_CONTENT_TYPE) fields.push(F.contentType, message.contentType);
   if (message.correlationId !== undefined) fields.push(F.correlationId, message.correlationId);
