@@ -43,6 +43,7 @@ const pubsub = new RedisPubSubClient({
   dlqSuffix: '.dlq',
   reconnectDelay: 100,
   maxReconnectAttempts: 0, // 0: keep trying
+  batchPublishes: true, // default: a tick's publishes to a channel share one PUBLISH (a CloudEvents batch); false for non-contractbus subscribers
   onGap: (gap) => console.log(`pubsub: cut off for ${gap.to - gap.from} ms (${gap.reason}); lost messages on ${gap.subscriptions}`),
 });
 await pubsub.connect();
