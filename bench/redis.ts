@@ -22,6 +22,13 @@ const SHAPE = { messages: MESSAGES, window: WINDOW };
 
 
 
+/** Streams written through a client are removed with a connection of their own. */
+async function deleteKey(key: string): Promise<void> {
+  const admin = new Redis(REDIS_URL);
+  await admin.del(key);
+  await admin.quit();
+}
+
 async function rawPubSub(autoPipelining: boolean): Promise<Measured> {
   const pub = new Redis(REDIS_URL, { enableAutoPipelining: autoPipelining });
   const sub = new Redis(REDIS_URL);
@@ -81,9 +88,7 @@ async function contractbus(broker: MessageBroker, mode: 'pubsub' | 'streams'): P
   await subscription.close();
   await broker.disconnect();
   if (mode === 'streams') {
-    const admin = new Redis(REDIS_URL);
-    await admin.del(topic);
-    await admin.quit();
+    await deleteKey(topic);
   }
   return result;
 }
@@ -125,9 +130,7 @@ async function contractbusPublishOnly(broker: MessageBroker, mode: 'pubsub' | 's
   const result = await publishOnly((i) => broker.publish(topic, order(i)));
   await broker.disconnect();
   if (mode === 'streams') {
-    const admin = new Redis(REDIS_URL);
-    await admin.del(topic);
-    await admin.quit();
+    await deleteKey(topic);
   }
   return result;
 }
@@ -185,9 +188,7 @@ async function contractbusBacklog(): Promise<Measured> {
   const { elapsed, cpuUs } = await drain(() => handled);
   await subscription.close();
   await broker.disconnect();
-  const admin = new Redis(REDIS_URL);
-  await admin.del(topic);
-  await admin.quit();
+  await deleteKey(topic);
   return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: cpuUs / MESSAGES, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb: heapUsedMb() - heapBefore };
 }
 
