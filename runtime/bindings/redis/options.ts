@@ -101,6 +101,13 @@ export interface PubSubGap {
 }
 
 export interface RedisStreamsOptions extends RedisConnectionOptions, RedisSharedOptions {
+  /**
+   * Publishes to one stream within the same tick are appended by one Lua script call (each entry
+   * still its own XADD with its own id, in order) instead of one XADD each: a fraction of the client
+   * CPU per message for a little more Redis CPU. Falls back to plain XADD by itself where Redis
+   * refuses scripts (ACLs without EVALSHA/EVAL). Default true.
+   */
+  batchPublishes?: boolean;
   /** Approximate stream length kept by `XADD … MAXLEN ~`. Default 100 000; 0 disables trimming. */
   maxLen?: number;
   /**

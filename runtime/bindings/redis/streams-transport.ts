@@ -16,7 +16,7 @@
  *   recreated with MKSTREAM from the start of the stream, and counted in health().
  */
 import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
 import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
 import { Cluster } from 'ioredis';
@@ -65,6 +65,58 @@ for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
 end
 return removed`;
 
+/**
+ * Appends a tick's publishes to one stream in one round trip: KEYS[1] the stream, ARGV[1] MAXLEN
+ * (0: no trimming), ARGV[2] the number of field arguments per entry (all entries of a call have the
+ * same), then the entries' fields one after another. Each entry is still its own XADD, with its own
+ * id; the ids come back in order. Entries of 4 arguments (ce_id and data, the usual shape) take a
+ * fixed-arity call: measured here, that costs Redis ~15 % more CPU per entry than a plain XADD and
+ * this process ~70 % less (see `#appendBatched`).
+ */
+const XADD_BATCH = `
+local key, maxlen, stride = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local ids, count, last = {}, 0, #ARGV
+if maxlen == '0' then
+  if stride == 4 then
+    for i = 3, last, 4 do count = count + 1; ids[count] = redis.call('XADD', key, '*', ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) end
+  else
+    for i = 3, last, stride do count = count + 1; ids[count] = redis.call('XADD', key, '*', unpack(ARGV, i, i + stride - 1)) end
+  end
+elseif stride == 4 then
+  for i = 3, last, 4 do count = count + 1; ids[count] = redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) end
+else
+  for i = 3, last, stride do count = count + 1; ids[count] = redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i, i + stride - 1)) end
+end
+return ids`;
+const XADD_BATCH_SHA = createHash('sha1').update(XADD_BATCH).digest('hex');
+
+/** Bounds of one batched append (entries, approximate bytes); past either it is sent at once. */
+const BATCH_MAX_ENTRIES = 256;
+const BATCH_MAX_BYTES = 512 * 1024;
+/** Entries with more field arguments than this (hundreds of headers) go alone, by plain XADD. */
+const BATCH_MAX_STRIDE = 128;
+
+/** Where the entries' fields start in `PendingAppend.argv`. */
+const FIELDS_AT = 5;
+
+/** Entries of one stream, all with `stride` field arguments, waiting for the end of the tick. */
+interface PendingAppend {
+  readonly topic: string;
+  readonly stride: number;
+  /** [sha, 1, topic, maxLen, stride, ...fields of every entry]: the EVALSHA arguments as they will be sent. */
+  readonly argv: Array<string | Buffer | number>;
+  count: number;
+  bytes: number;
+  readonly done: Promise<unknown[]>;
+  resolve: (ids: unknown[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Redis refuses scripts as such (ACL without EVAL, scripting disabled), not this append. */
+function scriptsRefused(error: unknown): boolean {
+  return /^(NOPERM|ERR unknown command|ERR .*(script|EVAL).*(disabled|not allowed))/i.test(messageOf(error));
+}
+
 interface StreamsSettings {
   maxLen: number;
   claimIdleMs: number;
@@ -83,6 +135,23 @@ export class RedisStreamsTransport implements Transport {
   readonly settings: StreamsSettings;
   readonly #retryOnTimeout: boolean;
   readonly #subscriptions = new Set<StreamSubscription>();
+  /** The open batch of each stream (see `#appendBatched`). */
+  readonly #appends = new Map<string, PendingAppend>();
+  #flushScheduled = false;
+  /** False when batchPublishes is off or Redis refused scripts: every message is its own XADD. */
+  #batching: boolean;
+  /** Best effort: a refusal turns batching off; any other failure is left to EVALSHA's NOSCRIPT fallback. */
+  readonly #loadScript = (): Promise<void> => {
+    const command = this.connections.command;
+    // Cluster: EVALSHA's NOSCRIPT fallback loads it per node on first use.
+    if (command instanceof Cluster) return Promise.resolve();
+    return this.connections.timed(command.call('SCRIPT', 'LOAD', XADD_BATCH)).then(
+      () => undefined,
+      (error: unknown) => {
+        if (scriptsRefused(error)) this.#batching = false;
+      },
+    );
+  };
 
   constructor(options: RedisStreamsOptions = {}) {
     const resolved = resolveConnectionOptions(options);
@@ -99,13 +168,22 @@ export class RedisStreamsTransport implements Transport {
       privateGroupTtlMs: options.privateGroupTtlMs ?? 24 * 60 * 60 * 1000,
       staleConsumerMs: options.staleConsumerMs ?? 24 * 60 * 60 * 1000,
     };
+    this.#batching = options.batchPublishes ?? true;
   }
 
   async connect(): Promise<void> {
     await this.connections.open();
+    if (!this.#batching) return;
+    // Loaded before the first batch and again on every reconnect (a restarted Redis forgot it), so
+    // EVALSHA finds it and batches keep their order; a NOSCRIPT in between falls back to EVAL.
+    await this.#loadScript();
+    this.connections.command.on('ready', this.#loadScript);
   }
 
   async close(): Promise<void> {
+    // Appends already accepted go out before the connection closes.
+    this.#flushAll();
+    if (this.connections.status !== 'not connected') this.connections.command.off('ready', this.#loadScript);
     this.#gate.close();
     await Promise.all([...this.#subscriptions].map((s) => s.close()));
     await this.connections.close();
@@ -114,36 +192,121 @@ export class RedisStreamsTransport implements Transport {
   // Not async, and one promise chain per publish: this is the hot path of every Streams publish.
   send(message: WireMessage, sendOptions: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
     if (this.connections.status !== 'ready') return this.#sendWhenWritable(message, sendOptions);
-    const args = this.#xaddArgs(message);
-    return this.#xadd(args, sendOptions).catch((error: unknown) => this.#retryTimeout(error, message.topic, args, sendOptions));
+    return this.#append(message.topic, entryFields(message), sendOptions);
   }
 
   async #sendWhenWritable(message: WireMessage, sendOptions: { timeoutMs: number; signal?: AbortSignal }): Promise<{ offset: string }> {
     const started = Date.now();
     await this.#gate.whenWritable(message.topic, message.body.byteLength, sendOptions.timeoutMs);
     const options = { ...sendOptions, timeoutMs: Math.max(1, sendOptions.timeoutMs - (Date.now() - started)) };
-    const args = this.#xaddArgs(message);
-    return this.#xadd(args, options).catch((error: unknown) => this.#retryTimeout(error, message.topic, args, options));
+    return this.#append(message.topic, entryFields(message), options);
   }
 
-  #xaddArgs(message: WireMessage): Array<string | Buffer | number> {
-    const args: Array<string | Buffer | number> = this.settings.maxLen > 0 ? [message.topic, 'MAXLEN', '~', this.settings.maxLen, '*'] : [message.topic, '*'];
-    return entryFields(message, Date.now(), args);
+  #append(topic: string, fields: Array<string | Buffer>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ offset: string }> {
+    const sent = this.#batching && fields.length <= BATCH_MAX_STRIDE ? this.#appendBatched(topic, fields, options) : this.#xadd(topic, fields, options);
+    return sent.catch((error: unknown) => this.#retryTimeout(error, topic, fields, options));
   }
 
-  /** A timed-out XADD is tried once more when retryOnTimeout is set (it may then be in the stream twice). */
-  async #retryTimeout(error: unknown, topic: string, args: Array<string | Buffer | number>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ offset: string }> {
+  /** A timed-out append is tried once more, alone, when retryOnTimeout is set (it may then be in the stream twice). */
+  async #retryTimeout(error: unknown, topic: string, fields: Array<string | Buffer>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ offset: string }> {
     const typed = redisError(error, 'XADD to stream', topic, this.connections.endpoint);
     if (typed.code !== 'TIMEOUT' || !this.#retryOnTimeout) throw typed;
     try {
-      return await this.#xadd(args, options);
+      return await this.#xadd(topic, fields, options);
     } catch (again) {
       throw redisError(again, 'XADD to stream', topic, this.connections.endpoint);
     }
   }
 
-  #xadd(args: Array<string | Buffer | number>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ offset: string }> {
-    return withDeadline(this.connections.timed(this.connections.command.call('XADD', args)), options, this.connections.commandTimeoutMs).then(receipt);
+  #xaddArgs(topic: string, fields: Array<string | Buffer>): Array<string | Buffer | number> {
+    const args: Array<string | Buffer | number> = this.settings.maxLen > 0 ? [topic, 'MAXLEN', '~', this.settings.maxLen, '*'] : [topic, '*'];
+    for (const field of fields) args.push(field);
+    return args;
+  }
+
+  #xadd(topic: string, fields: Array<string | Buffer>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ offset: string }> {
+    return withDeadline(this.connections.timed(this.connections.command.call('XADD', this.#xaddArgs(topic, fields))), options, this.connections.commandTimeoutMs).then(receipt);
+  }
+
+  /**
+   * Publishes made in the same tick to the same stream are appended by one script call (XADD_BATCH)
+   * instead of one XADD each. A plain XADD costs this process ~5 µs (command object, arguments,
+   * reply, promise, deadline) and Redis ~1.4 µs; in the script the client's share is paid once per
+   * batch (~1.3 µs per entry all in) for ~0.25 µs more Redis CPU per entry. Each entry is still
+   * its own XADD with its own id, each caller gets its own id, error or timeout, and order per stream
+   * holds (runs of different shapes go in order). A lone publish is a plain XADD. Where Redis refuses
+   * scripts the transport falls back to plain XADD for good; `batchPublishes: false` asks for that.
+   */
+  #appendBatched(topic: string, fields: Array<string | Buffer>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ offset: string }> {
+    let batch = this.#appends.get(topic);
+    if (batch && batch.stride !== fields.length) {
+      this.#flush(topic);
+      batch = undefined;
+    }
+    if (!batch) {
+      let resolve!: (ids: unknown[]) => void;
+      let reject!: (error: unknown) => void;
+      const done = new Promise<unknown[]>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      batch = { topic, stride: fields.length, argv: [XADD_BATCH_SHA, 1, topic, this.settings.maxLen, fields.length], count: 0, bytes: 0, done, resolve, reject };
+      this.#appends.set(topic, batch);
+    }
+    const index = batch.count++;
+    for (const field of fields) {
+      batch.argv.push(field);
+      batch.bytes += field.length;
+    }
+    if (batch.count >= BATCH_MAX_ENTRIES || batch.bytes >= BATCH_MAX_BYTES) this.#flush(topic);
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // setImmediate, not a microtask: publishes made by this tick's promise continuations join the batch.
+      setImmediate(this.#flushAll);
+    }
+    return withDeadline(batch.done, options, this.connections.commandTimeoutMs).then((ids) => receipt(ids[index]));
+  }
+
+  readonly #flushAll = (): void => {
+    this.#flushScheduled = false;
+    for (const topic of [...this.#appends.keys()]) this.#flush(topic);
+  };
+
+  #flush(topic: string): void {
+    const batch = this.#appends.get(topic);
+    if (!batch) return;
+    this.#appends.delete(topic);
+    const command = this.connections.command;
+    if (batch.count === 1) {
+      const fields = batch.argv.slice(FIELDS_AT) as Array<string | Buffer>;
+      this.connections.timed(command.call('XADD', this.#xaddArgs(topic, fields))).then((id) => batch.resolve([id]), batch.reject);
+      return;
+    }
+    this.connections
+      .timed(command.call('EVALSHA', batch.argv))
+      .catch((error: unknown) => {
+        // The script cache was flushed (SCRIPT FLUSH) since we loaded it: send the script itself.
+        if (messageOf(error).startsWith('NOSCRIPT')) return this.connections.timed(command.call('EVAL', [XADD_BATCH, ...batch.argv.slice(1)]));
+        throw error;
+      })
+      .then(
+        (ids) => batch.resolve(ids as unknown[]),
+        (error: unknown) => {
+          if (!scriptsRefused(error)) return batch.reject(error);
+          this.#batching = false;
+          this.#appendOneByOne(batch).then(batch.resolve, batch.reject);
+        },
+      );
+  }
+
+  /** The batch's entries as plain XADDs, in order (after Redis refused the script). */
+  async #appendOneByOne(batch: PendingAppend): Promise<unknown[]> {
+    const ids: unknown[] = [];
+    for (let at = FIELDS_AT; at < batch.argv.length; at += batch.stride) {
+      const fields = batch.argv.slice(at, at + batch.stride) as Array<string | Buffer>;
+      ids.push((await this.#xadd(batch.topic, fields, { timeoutMs: this.connections.commandTimeoutMs })).offset);
+    }
+    return ids;
   }
 
   async consume(spec: ConsumeSpec, onDelivery: (delivery: Delivery) => Promise<void>): Promise<TransportSubscription> {
@@ -505,7 +668,11 @@ class StreamSubscription implements TransportSubscription {
   readonly #owner: StreamDeliveryOwner = {
     settled: () => {
       this.#inFlight -= 1;
-      this.#signal();
+      // Woken at the end of the tick, not per settle: the handlers that finish together free their
+      // slots first and the next XREADGROUP asks for all of them (COUNT 1 reads otherwise, measured).
+      if (this.#wakeScheduled) return;
+      this.#wakeScheduled = true;
+      setImmediate(this.#wakeReader);
     },
     ack: (id) => this.#xack(id),
     requeue: (id, deliveryCount, delayMs) => this.#requeue(id, deliveryCount, delayMs),
@@ -629,6 +796,12 @@ class StreamSubscription implements TransportSubscription {
       this.#wake = done;
     });
   }
+
+  #wakeScheduled = false;
+  readonly #wakeReader = (): void => {
+    this.#wakeScheduled = false;
+    this.#signal();
+  };
 
   #signal(): void {
     const wake = this.#wake;

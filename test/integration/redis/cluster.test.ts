@@ -43,6 +43,14 @@ describe.skipIf(skipReason !== undefined)(`Redis Cluster${skipReason ? ` — ski
     for (const topic of topics) await client.publish(topic, { topic });
     await waitFor(() => grouped.length === topics.length && fanned.length === topics.length, 10_000, 'deliveries on every stream');
     expect(grouped.sort()).toEqual([...topics].sort());
+    // A tick of publishes per stream goes as one script call on the node that owns the stream's slot.
+    const burst = await Promise.all(topics.flatMap((topic) => Array.from({ length: 20 }, (_, i) => client.publish(topic, { topic, i }))));
+    for (const topic of topics) {
+      const offsets = burst.filter((r) => r.topic === topic).map((r) => r.offset ?? '');
+      expect(new Set(offsets).size).toBe(20);
+      expect(offsets.every((o) => /^\d+-\d+$/.test(o))).toBe(true);
+    }
+    await waitFor(() => grouped.length === topics.length * 21, 10_000, 'the burst on every stream');
     expect((await client.healthCheck()).isHealthy).toBe(true);
     await client.disconnect();
   });

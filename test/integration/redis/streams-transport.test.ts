@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisStreamsTransport } from '../../../runtime/bindings/redis/streams-transport.ts';
 import type { Delivery, WireMessage } from '../../../runtime/core/transport.ts';
-import { REDIS_URL, unique, waitFor } from './support.ts';
+import { REDIS_URL, privateRedis, unique, waitFor, wipe } from './support.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -58,6 +58,18 @@ describe('Redis Streams transport', () => {
     expect(got.timestamp).toBe(Number(receipt.offset?.split('-')[0]));
     expect(seen[0]?.deliveryCount).toBe(1);
     await sub.close();
+  });
+
+  it('appends a tick of publishes in one script call: every entry its own id, in order, shapes mixed', async () => {
+    const topic = topicFor('batch');
+    // 300 in one tick (more than one batch holds), some with headers (another entry shape) in between.
+    const sent = Array.from({ length: 300 }, (_, i) => wire(topic, { i }, i % 50 === 7 ? { 'x-odd': String(i) } : {}));
+    const receipts = await Promise.all(sent.map((m) => transport.send(m, { timeoutMs: 5000 })));
+    const entries = (await admin.xrange(topic, '-', '+')) as Array<[string, string[]]>;
+    expect(entries.map(([id]) => id)).toEqual(receipts.map((r) => r.offset));
+    expect(entries.map(([, fields]) => JSON.parse(fields.at(-1) ?? '') as unknown)).toEqual(sent.map((_, i) => ({ i })));
+    expect(entries.map(([, fields]) => fields[1])).toEqual(sent.map((m) => m.messageId));
+    expect(entries[7]?.[1]).toEqual(['ce_id', sent[7]?.messageId, 'x-odd', '7', 'data', '{"i":7}']);
   });
 
   it('a copy of an older message (a dead letter, a replay) keeps its own time exactly', async () => {
@@ -303,5 +315,53 @@ describe('Redis Streams transport', () => {
     expect(mine).toMatchObject({ topic, pending: 1, lag: 2, inFlight: 1 });
     await held[0]?.ack();
     await sub.close();
+  });
+});
+
+describe('Redis Streams batched appends where scripts are gone or refused (private redis-server)', () => {
+  const server = privateRedis('redis-streams-scripts', { args: ['--save', '', '--appendonly', 'no'] });
+  beforeAll(async () => {
+    wipe(server.dir);
+    await server.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+    wipe(server.dir);
+  });
+
+  async function publishTick(transport: RedisStreamsTransport, topic: string, count: number): Promise<Array<string | undefined>> {
+    const receipts = await Promise.all(Array.from({ length: count }, (_, i) => transport.send(wire(topic, { i }), { timeoutMs: 5000 })));
+    return receipts.map((r) => r.offset);
+  }
+
+  it('after SCRIPT FLUSH the batch still lands, in order (EVALSHA falls back to EVAL)', async () => {
+    const admin = new Redis(server.port, '127.0.0.1');
+    const transport = new RedisStreamsTransport({ url: server.url });
+    await transport.connect();
+    const topic = unique('flushed');
+    await publishTick(transport, topic, 5);
+    await admin.script('FLUSH');
+    const ids = await publishTick(transport, topic, 50);
+    const entries = (await admin.xrange(topic, '-', '+')) as Array<[string, string[]]>;
+    expect(entries).toHaveLength(55);
+    expect(entries.slice(5).map(([id]) => id)).toEqual(ids);
+    expect(entries.map(([, f]) => (JSON.parse(f.at(-1) ?? '') as { i: number }).i)).toEqual([...Array.from({ length: 5 }, (_, i) => i), ...Array.from({ length: 50 }, (_, i) => i)]);
+    await transport.close();
+    await admin.quit();
+  });
+
+  it('a user whose ACL forbids scripts gets plain XADDs, nothing lost', async () => {
+    const admin = new Redis(server.port, '127.0.0.1');
+    await admin.call('ACL', 'SETUSER', 'noscripts', 'on', '>pw', '~*', '&*', '+@all', '-@scripting');
+    const transport = new RedisStreamsTransport({ url: server.url, username: 'noscripts', password: 'pw' });
+    await transport.connect();
+    const topic = unique('noscripts');
+    const first = await publishTick(transport, topic, 40);
+    const second = await publishTick(transport, topic, 40);
+    const entries = (await admin.xrange(topic, '-', '+')) as Array<[string, string[]]>;
+    expect(entries.map(([id]) => id)).toEqual([...first, ...second]);
+    await transport.close();
+    await admin.call('ACL', 'DELUSER', 'noscripts');
+    await admin.quit();
   });
 });
