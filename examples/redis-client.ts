@@ -100,6 +100,7 @@ const streams = new RedisStreamsClient({
   maxLen: 10_000,
   claimIdleMs: 30_000, // longer than any handler runs
   maxRetries: 2,
+  batchPublishes: true, // default: a tick's publishes to a stream are appended by one EVALSHA (plain XADD where scripts are refused)
 });
 await streams.connect();
 console.log('streams capabilities:', streams.capabilities);
