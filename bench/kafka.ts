@@ -25,6 +25,8 @@ const PACE_MS = 2;
 
 interface Measured {
   msgPerSec: number;
+  /** Process CPU (user + system) per message, µs, both ends: steadier than wall clock on a shared machine. */
+  cpuUsPerMsg: number;
   p50Ms: number;
   p99Ms: number;
   heapMb: number;
@@ -54,6 +56,13 @@ async function window(count: number, publish: (i: number) => Promise<unknown>, a
   );
 }
 
+/** Process CPU (user + system, µs) since `since`. */
+function cpuUs(since: NodeJS.CpuUsage | undefined): number {
+  if (!since) return Number.NaN;
+  const used = process.cpuUsage(since);
+  return used.user + used.system;
+}
+
 async function until(predicate: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
@@ -69,10 +78,11 @@ async function measureProduce(c: Contender): Promise<{ measured: Measured; topic
   await c.publish(topic, order(-1), 'warm-up');
   const latencies: number[] = [];
   const heap = heapUsedMb();
+  const cpu = process.cpuUsage();
   const t0 = nowMs();
   await window(MESSAGES, (i) => c.publish(topic, order(i), `k${i % 64}`), latencies);
   const elapsed = nowMs() - t0;
-  return { measured: { msgPerSec: (MESSAGES / elapsed) * 1000, ...summarise(latencies), heapMb: heapUsedMb() - heap }, topic };
+  return { measured: { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: cpuUs(cpu) / MESSAGES, ...summarise(latencies), heapMb: heapUsedMb() - heap }, topic };
 }
 
 /** A fresh group drains the backlog left by measureProduce (first record → last handled). */
@@ -80,15 +90,20 @@ async function measureConsume(c: Contender, topic: string): Promise<Measured> {
   const total = MESSAGES + 1;
   let received = 0;
   let first = 0;
+  let cpu: NodeJS.CpuUsage | undefined;
   const heap = heapUsedMb();
   const stop = await c.consume(topic, uniqueName('bench-group'), () => {
-    if (received++ === 0) first = nowMs();
+    if (received++ === 0) {
+      first = nowMs();
+      cpu = process.cpuUsage();
+    }
   });
   await until(() => received >= total, `${c.label} draining ${total} messages`);
   const elapsed = nowMs() - first;
+  const cpuUsPerMsg = cpuUs(cpu) / (total - 1);
   const heapMb = heapUsedMb() - heap;
   await stop();
-  return { msgPerSec: ((total - 1) / elapsed) * 1000, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb };
+  return { msgPerSec: ((total - 1) / elapsed) * 1000, cpuUsPerMsg, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb };
 }
 
 /** Publish and consume at once; latency is publish call → handler, per message. */
@@ -103,13 +118,15 @@ async function measureEndToEnd(c: Contender): Promise<Measured> {
     received++;
   });
   const heap = heapUsedMb();
+  const cpu = process.cpuUsage();
   const t0 = nowMs();
   await window(count, (i) => c.publish(topic, order(i), `k${i % 64}`));
   await until(() => received >= count, `${c.label} end to end`);
   const elapsed = nowMs() - t0;
+  const cpuUsPerMsg = cpuUs(cpu) / count;
   const heapMb = heapUsedMb() - heap;
   await stop();
-  return { msgPerSec: (count / elapsed) * 1000, ...summarise(latencies), heapMb };
+  return { msgPerSec: (count / elapsed) * 1000, cpuUsPerMsg, ...summarise(latencies), heapMb };
 }
 
 /** Paced publishes (one every PACE_MS, none in flight together): the latency a quiet system adds. */
@@ -120,6 +137,7 @@ async function measureLatency(c: Contender): Promise<Measured> {
   const latencies: number[] = [];
   const stop = await c.consume(topic, uniqueName('bench-group'), (value) => void latencies.push(nowMs() - value.sentAt));
   const heap = heapUsedMb();
+  const cpu = process.cpuUsage();
   const t0 = nowMs();
   for (let i = 0; i < count; i++) {
     await c.publish(topic, order(i), `k${i % 64}`);
@@ -127,9 +145,10 @@ async function measureLatency(c: Contender): Promise<Measured> {
   }
   await until(() => latencies.length >= count, `${c.label} paced latency`);
   const elapsed = nowMs() - t0;
+  const cpuUsPerMsg = cpuUs(cpu) / count;
   const heapMb = heapUsedMb() - heap;
   await stop();
-  return { msgPerSec: (count / elapsed) * 1000, ...summarise(latencies), heapMb };
+  return { msgPerSec: (count / elapsed) * 1000, cpuUsPerMsg, ...summarise(latencies), heapMb };
 }
 
 function rawKafkajs(): Contender {
@@ -230,6 +249,9 @@ function trace(what: string): void {
   if (process.env.BENCH_TRACE) console.error(`bench kafka: ${what}`);
 }
 
+/** CPU µs/msg per result row (BenchResult, shared with the other benches, has no field for it). */
+export const cpuByRow = new WeakMap<BenchResult, number>();
+
 function median(runs: Measured[]): Measured {
   const sorted = [...runs].sort((a, b) => a.msgPerSec - b.msgPerSec);
   return sorted[Math.floor(sorted.length / 2)] as Measured;
@@ -273,7 +295,9 @@ export async function run(): Promise<BenchResult[]> {
       for (const [name, c, baseline] of [['raw', raw, true], ['ours', ours, false]] as const) {
         const m = median(results.get(`${name}:${phase}`) ?? []);
         const messages = { produce: MESSAGES, consume: MESSAGES, e2e: Math.max(1_000, Math.floor(MESSAGES / 4)), latency: Number(process.env.BENCH_LATENCY_MESSAGES ?? 500) }[phase];
-        rows.push({ suite, case: c.label, baseline, messages, msgPerSec: m.msgPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${note}; median of ${ROUNDS}` });
+        const row: BenchResult = { suite, case: c.label, baseline, messages, msgPerSec: m.msgPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${note}; CPU ${m.cpuUsPerMsg.toFixed(1)} µs/msg; median of ${ROUNDS}` };
+        cpuByRow.set(row, m.cpuUsPerMsg);
+        rows.push(row);
       }
     }
   }
@@ -286,6 +310,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const base = rows.find((b) => b.suite === r.suite && b.baseline);
     const ratio = !r.baseline && base?.msgPerSec ? ` (${((r.msgPerSec ?? 0) / base.msgPerSec).toFixed(2)}× raw)` : '';
     const p = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(2));
-    console.log(`${r.suite.padEnd(26)} ${r.case.padEnd(36)} ${String(Math.round(r.msgPerSec ?? 0)).padStart(7)} msg/s${ratio.padEnd(12)} p50 ${p(r.p50Ms)} ms  p99 ${p(r.p99Ms)} ms  heap ${p(r.heapMb)} MB`);
+    console.log(`${r.suite.padEnd(26)} ${r.case.padEnd(36)} ${String(Math.round(r.msgPerSec ?? 0)).padStart(7)} msg/s${ratio.padEnd(12)} CPU ${p(cpuByRow.get(r)).padStart(6)} µs/msg  p50 ${p(r.p50Ms)} ms  p99 ${p(r.p99Ms)} ms  heap ${p(r.heapMb)} MB`);
   }
 }

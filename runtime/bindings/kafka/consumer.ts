@@ -35,19 +35,65 @@ interface PartitionState {
   partition: number;
   tracker: OffsetTracker;
   revoked: boolean;
-  /** Wakes whatever the partition is waiting on (a delivery, a delay, a resume) when revoked. */
+  /** Wakes whatever the partition is waiting on (a delay, a resume) when revoked. */
   onRevoke: (() => void) | undefined;
-  lastHandled: string | undefined;
+  /** The delivery in the handler's hands: settled as stale when the partition is revoked. */
+  inHand: RecordDelivery | undefined;
+  lastHandled: bigint | undefined;
+  /** In #pendingCommits: the committable offset is read from the tracker when the commit is sent. */
+  commitQueued: boolean;
 }
 
 type Outcome = { kind: 'done' } | { kind: 'requeue'; delayMs: number } | { kind: 'stale' };
 const DONE: Outcome = { kind: 'done' };
 const STALE: Outcome = { kind: 'stale' };
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * One delivery of one record. A class rather than an object of closures: this is allocated for
+ * every record, and its ack/nack live on the prototype. ack/nack only record the outcome; the
+ * partition loop awaiting `outcome` moves on (and commits) from there.
+ */
+class RecordDelivery implements Delivery {
+  readonly message: WireMessage;
+  readonly deliveryCount: number;
+  readonly outcome: Promise<Outcome>;
+  readonly #state: PartitionState;
+  #resolve!: (outcome: Outcome) => void;
+  #settled = false;
+
+  constructor(message: WireMessage, deliveryCount: number, state: PartitionState) {
+    this.message = message;
+    this.deliveryCount = deliveryCount;
+    this.#state = state;
+    this.outcome = new Promise<Outcome>((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  ack(): Promise<void> {
+    this.settle(DONE);
+    return SETTLED;
+  }
+
+  nack({ requeue, delayMs }: { requeue: boolean; delayMs?: number }): Promise<void> {
+    this.settle(requeue ? { kind: 'requeue', delayMs: delayMs ?? 0 } : DONE);
+    return SETTLED;
+  }
+
+  settle(outcome: Outcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#state.inHand === this) this.#state.inHand = undefined;
+    this.#resolve(outcome);
+  }
+}
 
 export class ConsumerRunner {
   readonly #options: ConsumerRunnerOptions;
   readonly #partitions = new Map<string, PartitionState>();
-  readonly #pendingCommits = new Map<string, { state: PartitionState; offset: bigint }>();
+  /** Partitions with handled records not committed yet; offsets are read when the commit is sent. */
+  readonly #pendingCommits = new Map<string, PartitionState>();
   #consumer: DriverGroupConsumer | undefined;
   #commitTimer: NodeJS.Timeout | undefined;
   #commitChain: Promise<void> = Promise.resolve();
@@ -83,7 +129,7 @@ export class ConsumerRunner {
     for (const { topic, partition } of partitions) {
       const key = `${topic}:${partition}`;
       if (!this.#partitions.has(key)) {
-        this.#partitions.set(key, { key, topic, partition, tracker: new OffsetTracker(), revoked: false, onRevoke: undefined, lastHandled: undefined });
+        this.#partitions.set(key, { key, topic, partition, tracker: new OffsetTracker(), revoked: false, onRevoke: undefined, inHand: undefined, lastHandled: undefined, commitQueued: false });
       }
     }
   };
@@ -95,7 +141,9 @@ export class ConsumerRunner {
       if (!state) continue;
       this.#partitions.delete(key);
       this.#pendingCommits.delete(key);
+      state.commitQueued = false;
       state.revoked = true;
+      state.inHand?.settle(STALE);
       const wake = state.onRevoke;
       state.onRevoke = undefined;
       wake?.();
@@ -114,6 +162,7 @@ export class ConsumerRunner {
     if (!state) return;
     this.#busy.add(context);
     this.#ensureHeartbeat();
+    const autoCommit = this.#options.autoCommit;
     try {
       for (const record of records) {
         if (this.#isStale(state, context)) return;
@@ -123,19 +172,21 @@ export class ConsumerRunner {
         }
         const offset = BigInt(record.offset);
         // A driver may repeat records after a rejoin; they were handed out already.
-        if (state.lastHandled !== undefined && offset <= BigInt(state.lastHandled)) continue;
+        if (state.lastHandled !== undefined && offset <= state.lastHandled) continue;
         state.tracker.start(offset);
-        const finished = await this.#handle(record, state, context);
-        if (!finished) {
+        const message = fromRecord(record);
+        // The common case costs one delivery and one await: the handler acked the first time.
+        const outcome = await this.#deliverOnce(message, 1, state, context);
+        if (outcome !== DONE && !(await this.#handleAgain(message, outcome, state, context))) {
           // Stale but not revoked (e.g. a seek): the driver fetches this record again.
           if (!state.revoked) this.#reset(state);
           return;
         }
         state.tracker.finish(offset);
-        state.lastHandled = record.offset;
+        state.lastHandled = offset;
         context.resolve(record.offset);
         this.delivered++;
-        if (this.#options.autoCommit) this.#queueCommit(state);
+        if (autoCommit && !state.commitQueued) this.#queueCommit(state);
       }
     } finally {
       this.#busy.delete(context);
@@ -144,18 +195,19 @@ export class ConsumerRunner {
     // round trip to every batch, and a revoked partition is never committed anyway.
   };
 
-  async #handle(record: IncomingRecord, state: PartitionState, context: BatchContext): Promise<boolean> {
-    const message = fromRecord(record);
-    for (let deliveryCount = 1; ; deliveryCount++) {
-      const outcome = await this.#deliverOnce(message, deliveryCount, state, context);
+  /** After a first delivery that was not acked: redeliveries (in order), the DLQ, or stale. */
+  async #handleAgain(message: WireMessage, firstOutcome: Outcome, state: PartitionState, context: BatchContext): Promise<boolean> {
+    let outcome = firstOutcome;
+    let deliveryCount = 1;
+    for (;;) {
       if (outcome.kind === 'done') return true;
       if (outcome.kind === 'stale') return false;
       if (this.#paused) {
         // Requeued because the subscription is pausing or draining (circuit open, close): not a
-        // failure of the record. Hold it until resumed; on close it stays uncommitted.
+        // failure of the record. Hold it until resumed (same delivery count); on close it stays uncommitted.
         await this.#waitForResume(state);
         if (this.#isStale(state, context)) return false;
-        deliveryCount--;
+        outcome = await this.#deliverOnce(message, deliveryCount, state, context);
         continue;
       }
       if (deliveryCount > this.#options.maxRedeliveries) {
@@ -164,36 +216,21 @@ export class ConsumerRunner {
       const delay = Math.min(Math.max(0, outcome.delayMs), this.#options.maxRedeliveryDelayMs);
       if (delay > 0 && !(await this.#sleep(delay, state))) return false;
       if (this.#isStale(state, context)) return false;
+      deliveryCount++;
+      outcome = await this.#deliverOnce(message, deliveryCount, state, context);
     }
   }
 
   #deliverOnce(message: WireMessage, deliveryCount: number, state: PartitionState, context: BatchContext): Promise<Outcome> {
-    return new Promise<Outcome>((resolve) => {
-      let settled = false;
-      const settle = (outcome: Outcome): void => {
-        if (settled) return;
-        settled = true;
-        if (state.onRevoke === onRevoke) state.onRevoke = undefined;
-        resolve(outcome);
-      };
-      const onRevoke = (): void => settle(STALE);
-      if (state.revoked || context.isStale()) {
-        settle(STALE);
-        return;
-      }
-      state.onRevoke = onRevoke;
-      const delivery: Delivery = {
-        message,
-        deliveryCount,
-        ack: async () => settle(DONE),
-        nack: async ({ requeue, delayMs }) => settle(requeue ? { kind: 'requeue', delayMs: delayMs ?? 0 } : DONE),
-      };
-      this.#options.onDelivery(delivery).catch((error: unknown) => {
-        // The shared layer settles every delivery itself; a throw means it could not: try again later.
-        this.#options.onError(error instanceof Error ? error : new Error(String(error)), `handling a record of ${state.key}`);
-        settle({ kind: 'requeue', delayMs: 1_000 });
-      });
+    if (state.revoked || context.isStale()) return Promise.resolve(STALE);
+    const delivery = new RecordDelivery(message, deliveryCount, state);
+    state.inHand = delivery;
+    this.#options.onDelivery(delivery).catch((error: unknown) => {
+      // The shared layer settles every delivery itself; a throw means it could not: try again later.
+      this.#options.onError(error instanceof Error ? error : new Error(String(error)), `handling a record of ${state.key}`);
+      delivery.settle({ kind: 'requeue', delayMs: 1_000 });
     });
+    return delivery.outcome;
   }
 
   async #deadLetterUntilDone(message: WireMessage, attempts: number, state: PartitionState, context: BatchContext): Promise<boolean> {
@@ -214,7 +251,8 @@ export class ConsumerRunner {
 
   #reset(state: PartitionState): void {
     this.#pendingCommits.delete(state.key);
-    const fresh: PartitionState = { ...state, tracker: new OffsetTracker(), lastHandled: undefined };
+    state.commitQueued = false;
+    const fresh: PartitionState = { ...state, tracker: new OffsetTracker(), inHand: undefined, lastHandled: undefined, commitQueued: false };
     this.#partitions.set(state.key, fresh);
   }
 
@@ -250,10 +288,10 @@ export class ConsumerRunner {
     this.#heartbeatTimer.unref();
   }
 
+  /** Once per partition per commit interval, not per record: the offset is read at flush time. */
   #queueCommit(state: PartitionState): void {
-    const offset = state.tracker.committable();
-    if (offset === undefined) return;
-    this.#pendingCommits.set(state.key, { state, offset });
+    state.commitQueued = true;
+    this.#pendingCommits.set(state.key, state);
     this.#commitTimer ??= setTimeout(() => {
       this.#commitTimer = undefined;
       void this.flushCommits();
@@ -265,7 +303,13 @@ export class ConsumerRunner {
     const run = async (): Promise<void> => {
       const consumer = this.#consumer;
       if (!consumer || this.#pendingCommits.size === 0) return;
-      const batch = [...this.#pendingCommits.values()].filter(({ state }) => !state.revoked);
+      const batch: Array<{ state: PartitionState; offset: bigint }> = [];
+      for (const state of this.#pendingCommits.values()) {
+        state.commitQueued = false;
+        // Only the contiguous prefix of handled records; nothing for a revoked partition.
+        const offset = state.revoked ? undefined : state.tracker.committable();
+        if (offset !== undefined) batch.push({ state, offset });
+      }
       this.#pendingCommits.clear();
       if (batch.length === 0) return;
       try {
@@ -276,9 +320,11 @@ export class ConsumerRunner {
         const err = error instanceof Error ? error : new Error(String(error));
         this.lastCommitError = err.message;
         this.#options.onError(err, `committing offsets of group "${this.#options.groupId}"`);
-        // Still owned and nothing newer queued: try again with the next flush.
-        for (const entry of batch) {
-          if (!entry.state.revoked && !this.#pendingCommits.has(entry.state.key)) this.#pendingCommits.set(entry.state.key, entry);
+        // Still owned: try again with the next flush (which reads the then newest committable offset).
+        for (const { state } of batch) {
+          if (state.revoked || state.commitQueued) continue;
+          state.commitQueued = true;
+          this.#pendingCommits.set(state.key, state);
         }
       }
     };

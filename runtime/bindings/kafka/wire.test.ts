@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WireMessage } from '../../core/transport.ts';
-import { fromRecord, recordPositionOf, toRecord } from './wire.ts';
+import { fromRecord, parseTime, recordPositionOf, toRecord } from './wire.ts';
 
 const body = new TextEncoder().encode('{"a":1}');
 
@@ -30,5 +30,12 @@ describe('Kafka wire mapping', () => {
     const back = fromRecord({ topic: 't', partition: 0, offset: '7', key: undefined, value: body, headers: { source: 'legacy' }, timestamp: 5 });
     expect(back).toMatchObject({ messageId: 't-0-7', contentType: 'application/json', timestamp: 5, headers: { source: 'legacy' } });
     expect(back.key).toBeUndefined();
+  });
+
+  it('parses ce_time exactly as Date.parse does (fast path for toISOString, the rest falls back)', () => {
+    const samples = ['2024-02-29T23:59:59.999Z', '2023-02-28T00:00:00.000Z', '2026-11-30T12:34:56.789Z', '1970-01-01T00:00:00.000Z'];
+    for (let t = -5e11; t < 5e12; t += 7_777_777_777) samples.push(new Date(t).toISOString());
+    const odd = ['2023-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '0050-01-01T00:00:00.000Z', '2026-11-29T02:22:23Z', '2026-11-29T02:22:23.123+01:00', '2026-1a-29T02:22:23.123Z', 'garbage'];
+    for (const value of [...samples, ...odd]) expect(parseTime(value)).toEqual(Date.parse(value));
   });
 });

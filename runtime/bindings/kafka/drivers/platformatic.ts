@@ -273,6 +273,8 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
   readonly #spec: GroupConsumerSpec;
   readonly #onClosed: () => void;
   readonly #partitions = new Map<string, PartitionState>();
+  /** The partition of the last record (revoked states are never reused: see #onMessage). */
+  #lastState: PartitionState | undefined;
   #consumer: Consumer;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   #resolveJoined!: () => void;
@@ -415,8 +417,13 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
   }
 
   #onMessage(message: Message<Buffer, Buffer, Buffer, Buffer>): void {
-    const state = this.#partitions.get(`${message.topic}:${message.partition}`);
-    if (!state) return;
+    // Records come in runs of one partition: skip building a key string per record.
+    let state = this.#lastState;
+    if (state === undefined || state.revoked || state.partition !== message.partition || state.topic !== message.topic) {
+      state = this.#partitions.get(`${message.topic}:${message.partition}`);
+      if (!state) return;
+      this.#lastState = state;
+    }
     const generation = (message.metadata as { consumer?: { generationId?: number } }).consumer?.generationId ?? 0;
     if (generation < state.generation) return;
     if (state.nextOffset !== undefined && message.offset < state.nextOffset) return;
