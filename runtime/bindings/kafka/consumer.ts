@@ -163,6 +163,11 @@ export class ConsumerRunner {
     this.#busy.add(context);
     this.#ensureHeartbeat();
     const autoCommit = this.#options.autoCommit;
+    // The last handled record, passed to context.resolve once when the batch ends rather than per
+    // record (a driver call that is not free: kafkajs parses and formats a Long each time). The
+    // driver reads it only after onBatch returned; if the batch went stale, resolve is a no-op and
+    // the driver starts over from the committed offset or the seek anyway.
+    let handled: string | undefined;
     try {
       for (const record of records) {
         if (this.#isStale(state, context)) return;
@@ -176,7 +181,7 @@ export class ConsumerRunner {
         state.tracker.start(offset);
         const message = fromRecord(record);
         // The common case costs one delivery and one await: the handler acked the first time.
-        const outcome = await this.#deliverOnce(message, 1, state, context);
+        const outcome = await this.#deliverOnce(message, 1, state);
         if (outcome !== DONE && !(await this.#handleAgain(message, outcome, state, context))) {
           // Stale but not revoked (e.g. a seek): the driver fetches this record again.
           if (!state.revoked) this.#reset(state);
@@ -184,11 +189,12 @@ export class ConsumerRunner {
         }
         state.tracker.finish(offset);
         state.lastHandled = offset;
-        context.resolve(record.offset);
+        handled = record.offset;
         this.delivered++;
         if (autoCommit && !state.commitQueued) this.#queueCommit(state);
       }
     } finally {
+      if (handled !== undefined) context.resolve(handled);
       this.#busy.delete(context);
     }
     // Commits stay on their timer (commitIntervalMs): awaiting one per batch would add a broker
@@ -207,7 +213,7 @@ export class ConsumerRunner {
         // failure of the record. Hold it until resumed (same delivery count); on close it stays uncommitted.
         await this.#waitForResume(state);
         if (this.#isStale(state, context)) return false;
-        outcome = await this.#deliverOnce(message, deliveryCount, state, context);
+        outcome = await this.#deliverOnce(message, deliveryCount, state);
         continue;
       }
       if (deliveryCount > this.#options.maxRedeliveries) {
@@ -217,12 +223,12 @@ export class ConsumerRunner {
       if (delay > 0 && !(await this.#sleep(delay, state))) return false;
       if (this.#isStale(state, context)) return false;
       deliveryCount++;
-      outcome = await this.#deliverOnce(message, deliveryCount, state, context);
+      outcome = await this.#deliverOnce(message, deliveryCount, state);
     }
   }
 
-  #deliverOnce(message: WireMessage, deliveryCount: number, state: PartitionState, context: BatchContext): Promise<Outcome> {
-    if (state.revoked || context.isStale()) return Promise.resolve(STALE);
+  /** Callers check #isStale right before (no await in between): not repeated here. */
+  #deliverOnce(message: WireMessage, deliveryCount: number, state: PartitionState): Promise<Outcome> {
     const delivery = new RecordDelivery(message, deliveryCount, state);
     state.inHand = delivery;
     this.#options.onDelivery(delivery).catch((error: unknown) => {

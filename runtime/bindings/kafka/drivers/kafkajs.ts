@@ -346,7 +346,8 @@ function toMessage(record: OutgoingRecord): Message {
 function decodeHeaders(headers: Record<string, Buffer | string | Array<Buffer | string> | undefined> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     const last = Array.isArray(value) ? value[value.length - 1] : value;
     if (last === undefined) continue;
