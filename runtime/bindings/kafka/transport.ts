@@ -149,9 +149,7 @@ export class KafkaTransport implements Transport {
       throw new ConnectionError(`Kafka (${driver.name}): cannot connect to ${o.brokers.join(',')}: ${messageOf(error)}`, {
         broker: 'kafka',
         cause: error,
-        hint: /authentication|sasl/i.test(messageOf(error))
-          ? `Check saslUsername, saslPassword and saslMechanism (${o.sasl?.mechanism ?? 'none'}) against the broker's SASL users`
-          : `Is Kafka running and reachable (securityProtocol ${o.securityProtocol})? Locally: npm run brokers -- start kafka`,
+        hint: connectHint(messageOf(error), o.securityProtocol, o.sasl?.mechanism),
       });
     }
     this.#driver = driver;
@@ -512,6 +510,21 @@ export class KafkaTransport implements Transport {
  * `errors` + `cause` chains): distinct messages along the first chain, outermost first, so an
  * authentication failure is not hidden behind "Connection failed".
  */
+/** What to do about a failed connect, read from the error chain's text. */
+export function connectHint(text: string, securityProtocol: string, saslMechanism: string | undefined): string {
+  if (/authentication|sasl/i.test(text)) return `Check saslUsername, saslPassword and saslMechanism (${saslMechanism ?? 'none'}) against the broker's SASL users`;
+  if (/unable to verify|self[- ]signed|local issuer|certificate has expired|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(text)) {
+    return "The broker's TLS certificate is not trusted: pass sslCafile (the CA that signed the broker's certificate)";
+  }
+  if (/altnames|hostname\/IP does not match/i.test(text)) return "The broker's TLS certificate does not name the host you connect to: use the host name it was issued for";
+  if (/bad certificate|certificate required|alert number (42|116)/i.test(text)) return 'The broker requires a client certificate (mutual TLS): pass sslCertfile and sslKeyfile';
+  const tls = securityProtocol === 'SSL' || securityProtocol === 'SASL_SSL';
+  if (tls && /connection closed|ECONNRESET|socket hang up/i.test(text)) {
+    return 'The broker closed the TLS connection: if its listener requires a client certificate, pass sslCertfile and sslKeyfile; check the port is a TLS listener';
+  }
+  return `Is Kafka running and reachable (securityProtocol ${securityProtocol})? Locally: npm run brokers -- start kafka`;
+}
+
 export function messageOf(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;

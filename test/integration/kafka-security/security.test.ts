@@ -75,8 +75,9 @@ describe.each(DRIVERS)('Kafka security (%s driver)', (driver) => {
       await roundTrip(c, driver, 'SASL_SSL PLAIN');
     });
 
-    it('refuses a server certificate it cannot verify (no CA given) with a typed error', async () => {
-      await connectError(client({ driver, bootstrapServers: [...extra.kafkaSaslSsl], securityProtocol: 'SASL_SSL', saslMechanism: 'PLAIN', saslUsername: username, saslPassword: password }));
+    it('refuses a server certificate it cannot verify (no CA given) with a typed error that says to pass sslCafile', async () => {
+      const error = await connectError(client({ driver, bootstrapServers: [...extra.kafkaSaslSsl], securityProtocol: 'SASL_SSL', saslMechanism: 'PLAIN', saslUsername: username, saslPassword: password }));
+      expect((error as ConnectionError).hint).toMatch(/sslCafile/);
     });
   });
 
@@ -89,8 +90,9 @@ describe.each(DRIVERS)('Kafka security (%s driver)', (driver) => {
       );
     });
 
-    it('is refused without a client certificate', async () => {
-      await connectError(client({ driver, bootstrapServers: [...extra.kafkaSsl], securityProtocol: 'SSL', sslCafile: extra.tls.caFile }));
+    it('is refused without a client certificate, with a hint to pass sslCertfile and sslKeyfile', async () => {
+      const error = await connectError(client({ driver, bootstrapServers: [...extra.kafkaSsl], securityProtocol: 'SSL', sslCafile: extra.tls.caFile }));
+      expect((error as ConnectionError).hint).toMatch(/sslCertfile and sslKeyfile/);
     });
   });
 });
