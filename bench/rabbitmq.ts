@@ -109,6 +109,9 @@ export async function run(): Promise<BenchResult[]> {
     { name: 'contractbus transport only', baseline: false, note: 'binding seam, no pipeline', once: transportOnly },
   ];
   if (Client) cases.push({ name: 'contractbus (validated)', baseline: false, once: () => contractbus(new Client({ url: AMQP_URL })) });
+  // BENCH_CASES=raw,transport,contractbus (substrings of the case names) runs a subset, e.g. to profile one case alone.
+  const only = process.env.BENCH_CASES?.split(',').filter(Boolean);
+  if (only) cases.splice(0, cases.length, ...cases.filter((c) => only.some((o) => c.name.includes(o))));
   await raw(); // warm-up: JIT, broker queues, connections
   const runs = cases.map(() => [] as Measured[]);
   for (let round = 0; round < ROUNDS; round++) {

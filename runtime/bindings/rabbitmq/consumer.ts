@@ -4,15 +4,103 @@
  * the new connection. Delivery tags belong to the channel they came on, so every delivery keeps
  * a reference to its channel's generation; an ack for a channel that has since died is dropped
  * (RabbitMQ redelivers that message) instead of acking an unrelated tag on the new channel.
+ *
+ * Acks are batched: one basic.ack with `multiple` per event-loop turn instead of one frame (and
+ * one socket write) per message. Only the contiguous prefix of delivery tags whose handlers have
+ * all finished is acked, so with concurrency > 1 a delivery still being handled is never covered
+ * by a later one's ack. Nacks/rejects go out at once, one per delivery.
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { errorHint, withTimeout } from './connection.ts';
 import { TopologyError } from './topology.ts';
 
-export interface ConsumerChannel {
+/** One channel generation of a consumer, with its not yet acked deliveries. */
+export class ConsumerChannel {
   readonly channel: Channel;
   /** False once the channel closed: its delivery tags are void. */
-  open: boolean;
+  open = true;
+  /** Delivery tags handed out and not yet acked or nacked on the wire, in delivery (= ascending tag) order, from `head`. */
+  private tags: number[] = [];
+  private head = 0;
+  /** Finished deliveries not yet at the front: tag → true (ack due) / false (nacked already). */
+  private readonly finished = new Map<number, boolean>();
+  private flushScheduled = false;
+
+  constructor(channel: Channel) {
+    this.channel = channel;
+  }
+
+  received(tag: number): void {
+    this.tags.push(tag);
+  }
+
+  /** The handler of `tag` finished: it is acked with the next flush, once every earlier delivery has finished too. */
+  ackLater(tag: number): void {
+    this.finished.set(tag, true);
+    this.scheduleFlush();
+  }
+
+  /** `tag` was nacked (on the wire already): a later multiple-ack may now pass over it. */
+  nacked(tag: number): void {
+    this.finished.set(tag, false);
+    this.scheduleFlush();
+  }
+
+  /**
+   * Acks (multiple) the longest finished prefix. Returns how many acks were dropped because the
+   * channel had died (RabbitMQ redelivers those).
+   */
+  flush(): number {
+    this.flushScheduled = false;
+    let last = -1;
+    let acks = 0;
+    const { tags, finished } = this;
+    let head = this.head;
+    while (head < tags.length) {
+      const tag = tags[head] as number;
+      const ack = finished.get(tag);
+      if (ack === undefined) break;
+      finished.delete(tag);
+      head++;
+      if (ack) {
+        last = tag;
+        acks++;
+      }
+    }
+    // Drop the consumed front now and then rather than shifting per message.
+    if (head === tags.length) {
+      this.tags = [];
+      this.head = 0;
+    } else if (head > 1024 && head * 2 > tags.length) {
+      this.tags = tags.slice(head);
+      this.head = 0;
+    } else {
+      this.head = head;
+    }
+    if (last < 0) return 0;
+    if (!this.open) return acks;
+    try {
+      // amqplib reads only fields.deliveryTag; allUpTo = basic.ack multiple.
+      this.channel.ack({ fields: { deliveryTag: last } } as ConsumeMessage, true);
+      return 0;
+    } catch {
+      return acks;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate: after every handler that finishes in this turn (microtasks included).
+    setImmediate(this.flushCallback);
+  }
+
+  private readonly flushCallback = (): void => {
+    if (this.flushScheduled) this.onFlushed(this.flush());
+  };
+
+  /** Set by QueueConsumer to count dropped acks. */
+  onFlushed: (dropped: number) => void = () => undefined;
 }
 
 export type MessageCallback = (message: ConsumeMessage, via: ConsumerChannel) => void;
@@ -67,7 +155,10 @@ export class QueueConsumer {
     this.detach();
     await this.options.prepare?.(model);
     const channel = await withTimeout(model.createChannel(), this.options.timeoutMs, 'RabbitMQ open consumer channel');
-    const via: ConsumerChannel = { channel, open: true };
+    const via = new ConsumerChannel(channel);
+    via.onFlushed = (dropped) => {
+      this.staleSettles += dropped;
+    };
     channel.on('error', (error: unknown) => {
       this.lastError = error;
       this.options.onError?.(error);
@@ -111,7 +202,10 @@ export class QueueConsumer {
     this.consumerTag = undefined;
     if (!via?.open) return;
     try {
+      // Acks still waiting for the next flush go out before the channel closes (else they would be redelivered).
+      this.staleSettles += via.flush();
       if (tag) await withTimeout(via.channel.cancel(tag), this.options.timeoutMs, 'RabbitMQ basic.cancel');
+      this.staleSettles += via.flush();
       await withTimeout(via.channel.close(), this.options.timeoutMs, 'RabbitMQ close consumer channel');
     } catch {
       // The channel or connection is already gone: the broker requeues what was unacked.
@@ -126,27 +220,32 @@ export class QueueConsumer {
     this.model = undefined;
   }
 
+  /** Acks with the next batch (see ConsumerChannel). False if the channel has died already. */
   ack(message: ConsumeMessage, via: ConsumerChannel): boolean {
-    return this.settle(via, () => via.channel.ack(message));
+    this.unsettled = Math.max(0, this.unsettled - 1);
+    if (!via.open) {
+      this.staleSettles++;
+      return false;
+    }
+    via.ackLater(message.fields.deliveryTag);
+    return true;
   }
 
   nack(message: ConsumeMessage, via: ConsumerChannel, requeue: boolean): boolean {
-    return this.settle(via, () => via.channel.nack(message, false, requeue));
-  }
-
-  private settle(via: ConsumerChannel, op: () => void): boolean {
     this.unsettled = Math.max(0, this.unsettled - 1);
     if (!via.open) {
       this.staleSettles++;
       return false;
     }
     try {
-      op();
-      return true;
+      via.channel.nack(message, false, requeue);
     } catch {
       this.staleSettles++;
       return false;
+    } finally {
+      via.nacked(message.fields.deliveryTag);
     }
+    return true;
   }
 
   private async consume(via: ConsumerChannel): Promise<void> {
@@ -174,6 +273,7 @@ export class QueueConsumer {
           }
           this.delivered++;
           this.unsettled++;
+          via.received(message.fields.deliveryTag);
           this.options.onMessage(message, via);
         },
         { noAck: false, ...(this.options.consumeArguments ? { arguments: this.options.consumeArguments } : {}) },
