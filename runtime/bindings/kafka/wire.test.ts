@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WireMessage } from '../../core/transport.ts';
-import { fromRecord, parseTime, recordPositionOf, toRecord } from './wire.ts';
+import { decodeHeaderText, fromRecord, parseTime, recordPositionOf, toRecord } from './wire.ts';
 
 const body = new TextEncoder().encode('{"a":1}');
 
@@ -37,5 +37,11 @@ describe('Kafka wire mapping', () => {
     for (let t = -5e11; t < 5e12; t += 7_777_777_777) samples.push(new Date(t).toISOString());
     const odd = ['2023-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '0050-01-01T00:00:00.000Z', '2026-11-29T02:22:23Z', '2026-11-29T02:22:23.123+01:00', '2026-1a-29T02:22:23.123Z', 'garbage'];
     for (const value of [...samples, ...odd]) expect(parseTime(value)).toEqual(Date.parse(value));
+  });
+
+  it('decodes header text exactly as utf8 does, common names and values included', () => {
+    for (const text of ['ce_id', 'ce_time', 'ce_specversion', 'content-type', '1.0', 'application/json', 'ce_ie', 'ce_idx', 'applicatioN/json', 'héllo', '日本', '']) {
+      expect(decodeHeaderText(Buffer.from(text))).toBe(text);
+    }
   });
 });

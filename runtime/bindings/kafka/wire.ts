@@ -22,6 +22,40 @@ export const KAFKA_HEADER = {
 
 const METADATA_HEADERS: ReadonlySet<string> = new Set(Object.values(KAFKA_HEADER));
 
+/**
+ * Header names and values written on (nearly) every record: decoded by comparing bytes in
+ * JavaScript rather than a native utf8 decode each (a consumer decodes ~8 of these per record).
+ */
+const COMMON_TEXT: ReadonlyArray<string> = [
+  KAFKA_HEADER.id,
+  KAFKA_HEADER.time,
+  KAFKA_HEADER.specVersion,
+  KAFKA_HEADER.contentType,
+  KAFKA_HEADER.correlationId,
+  KAFKA_HEADER.expiresAt,
+  KAFKA_HEADER.priority,
+  '1.0',
+  'application/json',
+  'ce_type',
+  'traceparent',
+  'x-contractbus-attempt',
+];
+/** COMMON_TEXT by byte length: [bytes, text] pairs (all ASCII: bytes.length === text.length). */
+const COMMON_BY_LENGTH: Array<Array<readonly [Uint8Array, string]> | undefined> = [];
+for (const text of COMMON_TEXT) (COMMON_BY_LENGTH[text.length] ??= []).push([new TextEncoder().encode(text), text]);
+
+/** UTF-8 text of a header name or value (a Buffer from the driver). */
+export function decodeHeaderText(bytes: Buffer): string {
+  const candidates = COMMON_BY_LENGTH[bytes.length];
+  if (candidates !== undefined) {
+    next: for (const [known, text] of candidates) {
+      for (let i = 0; i < known.length; i++) if (bytes[i] !== known[i]) continue next;
+      return text;
+    }
+  }
+  return bytes.toString('utf8');
+}
+
 export function toRecord(message: WireMessage, partition?: number): OutgoingRecord {
   const headers: Record<string, string> = { ...message.headers };
   headers[KAFKA_HEADER.id] = message.messageId;

@@ -22,6 +22,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from '../driver.ts';
+import { decodeHeaderText } from '../wire.ts';
 import { withTimeout } from './timeout.ts';
 
 export interface KafkajsDriverOptions {
@@ -351,7 +352,7 @@ function decodeHeaders(headers: Record<string, Buffer | string | Array<Buffer | 
     if (value === undefined) continue;
     const last = Array.isArray(value) ? value[value.length - 1] : value;
     if (last === undefined) continue;
-    out[name] = typeof last === 'string' ? last : last.toString('utf8');
+    out[name] = typeof last === 'string' ? last : decodeHeaderText(last);
   }
   return out;
 }

@@ -26,6 +26,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from '../driver.ts';
+import { decodeHeaderText } from '../wire.ts';
 import { withTimeout } from './timeout.ts';
 
 export interface PlatformaticDriverOptions {
@@ -441,7 +442,7 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
     state.nextOffset = message.offset + 1n;
     state.leaderEpoch = message.leaderEpoch;
     const headers: Record<string, string> = {};
-    for (const [name, value] of message.headerEntries) headers[name.toString('utf8')] = value === undefined || value === null ? '' : value.toString('utf8');
+    for (const [name, value] of message.headerEntries) headers[decodeHeaderText(name)] = value === undefined || value === null ? '' : decodeHeaderText(value);
     state.queue.push({
       topic: message.topic,
       partition: message.partition,
