@@ -5,10 +5,11 @@
  * a reference to its channel's generation; an ack for a channel that has since died is dropped
  * (RabbitMQ redelivers that message) instead of acking an unrelated tag on the new channel.
  *
- * Acks are batched: one basic.ack with `multiple` per event-loop turn instead of one frame (and
- * one socket write) per message. Only the contiguous prefix of delivery tags whose handlers have
- * all finished is acked, so with concurrency > 1 a delivery still being handled is never covered
- * by a later one's ack. Nacks/rejects go out at once, one per delivery.
+ * Acks are batched: once per event-loop turn, the contiguous prefix of delivery tags whose
+ * handlers have all finished is acked with one basic.ack `multiple` instead of one frame (and one
+ * socket write) per message, so with concurrency > 1 a delivery still being handled is never
+ * covered by a later one's ack; deliveries finished behind an unfinished one are acked singly in
+ * the same turn. Nacks/rejects go out at once, one per delivery.
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { errorHint, withTimeout } from './connection.ts';
@@ -77,15 +78,34 @@ export class ConsumerChannel {
     } else {
       this.head = head;
     }
-    if (last < 0) return 0;
-    if (!this.open) return acks;
+    // Finished behind an unfinished one: acked one by one, so a slow handler at the front never
+    // holds the others' prefetch slots (and nothing waits for a later flush); marked settled so
+    // the prefix passes them later without acking twice.
+    const behind: number[] = [];
+    if (finished.size > 0) {
+      for (const [tag, ack] of finished) {
+        if (!ack) continue;
+        behind.push(tag);
+        finished.set(tag, false);
+      }
+    }
+    if (last < 0 && behind.length === 0) return 0;
+    if (!this.open) return acks + behind.length;
+    let dropped = 0;
     try {
       // amqplib reads only fields.deliveryTag; allUpTo = basic.ack multiple.
-      this.channel.ack({ fields: { deliveryTag: last } } as ConsumeMessage, true);
-      return 0;
+      if (last >= 0) this.channel.ack({ fields: { deliveryTag: last } } as ConsumeMessage, true);
     } catch {
-      return acks;
+      dropped += acks;
     }
+    for (const tag of behind) {
+      try {
+        this.channel.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, false);
+      } catch {
+        dropped++;
+      }
+    }
+    return dropped;
   }
 
   private scheduleFlush(): void {

@@ -217,6 +217,40 @@ describe('RabbitMQTransport', () => {
     await transport.deleteQueue(`g.${topic}`);
   });
 
+  it('batched acks never cover a delivery whose handler has not finished, nor wait for it (out-of-order completion, nacks in between)', async () => {
+    const topic = unique('ack.batch');
+    const group = 'g';
+    const got = new Map<number, Delivery>();
+    // prefetch 3: a later delivery only arrives once an earlier one is settled on the broker.
+    const first = await transport.consume(spec(topic, group, 3), async (d) => {
+      got.set((decode(d.message) as { i: number }).i, d);
+    });
+    for (let i = 1; i <= 6; i++) await transport.send(wire(topic, { i }), { timeoutMs: 5_000 });
+    await waitFor(() => got.size === 3);
+    // 1 stays unfinished at the front: the acks behind it must still free prefetch slots.
+    await got.get(3)!.ack();
+    await got.get(2)!.nack({ requeue: false });
+    await waitFor(() => got.size === 5);
+    await got.get(5)!.ack();
+    await waitFor(() => got.size === 6);
+    await got.get(6)!.ack();
+    // 1 and 4 are unfinished when the consumer closes: exactly those come back.
+    await first.close();
+    const again: unknown[] = [];
+    const second = await transport.consume(spec(topic, group, 20), async (d) => {
+      again.push(decode(d.message));
+      await d.ack();
+    });
+    await waitFor(() => again.length === 2);
+    expect(again).toEqual([{ i: 1 }, { i: 4 }]);
+    // Settling a delivery of the closed channel is dropped (it was redelivered above), never misapplied.
+    await got.get(1)!.ack();
+    await got.get(4)!.ack();
+    await second.close();
+    expect((await transport.queueDepth(`${group}.${topic}`))?.messageCount).toBe(0);
+    await transport.deleteQueue(`${group}.${topic}`);
+  });
+
   it('reports health with consumers and queue depths', async () => {
     const topic = unique('health');
     const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
