@@ -57,7 +57,9 @@ async function transportOnly(): Promise<Measured> {
   const topic = uniqueName('bench.transport');
   const latencies: number[] = [];
   const sub = await transport.consume({ topic, group: 'bench', prefetch: PREFETCH, startFrom: 'earliest' }, async (d) => {
-    const message = JSON.parse(Buffer.from(d.message.body).toString('utf8')) as OrderT;
+    // The body is amqplib's Buffer: decode it in place like the raw case (Buffer.from(body) would copy it).
+    const body = d.message.body;
+    const message = JSON.parse((Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)).toString('utf8')) as OrderT;
     latencies.push(nowMs() - message.sentAt);
     await d.ack();
   });

@@ -8,6 +8,7 @@ import { HEADER } from '../../../runtime/core/headers.ts';
 import type { Delivery } from '../../../runtime/core/transport.ts';
 import { RabbitMQTransport } from '../../../runtime/bindings/rabbitmq/transport.ts';
 import { UnroutableError } from '../../../runtime/bindings/rabbitmq/publisher.ts';
+import { coalesceWrites } from '../../../runtime/bindings/rabbitmq/connection.ts';
 import { AMQP_URL, decode, unique, waitFor, wire } from './helpers.ts';
 
 const spec = (topic: string, group?: string, prefetch = 10) => ({ topic, group, prefetch, startFrom: 'earliest' as const });
@@ -249,6 +250,40 @@ describe('RabbitMQTransport', () => {
     await second.close();
     expect((await transport.queueDepth(`${group}.${topic}`))?.messageCount).toBe(0);
     await transport.deleteQueue(`${group}.${topic}`);
+  });
+
+  it('coalesces the frames of a burst into few socket writes (amqplib internals still as coalesceWrites expects), confirming and delivering all', async () => {
+    const model = await amqpConnect(AMQP_URL);
+    try {
+      expect(coalesceWrites(model)).toBe(true);
+      const stream = (model as unknown as { connection: { stream: { _writeGeneric: (...args: unknown[]) => unknown } } }).connection.stream;
+      let writes = 0;
+      const writeGeneric = stream._writeGeneric.bind(stream);
+      stream._writeGeneric = (...args: unknown[]) => {
+        writes++;
+        return writeGeneric(...args);
+      };
+      const pub = await model.createConfirmChannel();
+      const queue = unique('coalesce');
+      await pub.assertQueue(queue, { durable: false, autoDelete: false });
+      writes = 0;
+      for (let i = 0; i < 200; i++) pub.sendToQueue(queue, Buffer.from(JSON.stringify({ i })), { persistent: false });
+      await pub.waitForConfirms();
+      expect(writes).toBeLessThan(50);
+      const got: number[] = [];
+      const sub = await model.createChannel();
+      await sub.prefetch(50);
+      await sub.consume(queue, (msg) => {
+        if (!msg) return;
+        got.push((JSON.parse(msg.content.toString('utf8')) as { i: number }).i);
+        sub.ack(msg);
+      });
+      await waitFor(() => got.length === 200);
+      expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      await sub.deleteQueue(queue);
+    } finally {
+      await model.close();
+    }
   });
 
   it('reports health with consumers and queue depths', async () => {
