@@ -70,6 +70,28 @@ function baseOptions(options: PlatformaticDriverOptions, role: string): {
   };
 }
 
+/**
+ * Header names, and the constant values every record carries, encoded once and shared by every
+ * produce (the library only copies their bytes into the request). Bounded: names are few in
+ * practice, and past MAX_CACHED_NAMES new ones are encoded per record as before.
+ */
+const MAX_CACHED_NAMES = 256;
+const nameBytes = new Map<string, Buffer>();
+const CONSTANT_VALUES = new Map<string, Buffer>([['1.0', Buffer.from('1.0')], ['application/json', Buffer.from('application/json')]]);
+
+function headerNameBytes(name: string): Buffer {
+  let bytes = nameBytes.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name);
+    if (nameBytes.size < MAX_CACHED_NAMES) nameBytes.set(name, bytes);
+  }
+  return bytes;
+}
+
+function headerValueBytes(value: string): Buffer {
+  return CONSTANT_VALUES.get(value) ?? Buffer.from(value);
+}
+
 class PlatformaticDriver implements KafkaDriver {
   readonly name = 'platformatic';
   readonly #lib: PlatformaticModule;
@@ -121,7 +143,7 @@ class PlatformaticDriver implements KafkaDriver {
         acks: options.acks,
         messages: records.map((r) => {
           const headers = new Map<Buffer, Buffer>();
-          for (const [name, value] of Object.entries(r.headers)) headers.set(Buffer.from(name), Buffer.from(value));
+          for (const name in r.headers) headers.set(headerNameBytes(name), headerValueBytes(r.headers[name] as string));
           return {
             topic: r.topic,
             key: r.key === undefined ? undefined : Buffer.from(r.key),
@@ -135,6 +157,10 @@ class PlatformaticDriver implements KafkaDriver {
       options.timeoutMs,
       `produce to "${records[0]?.topic ?? '?'}"`,
     );
+    // The publish path: one record, one partition written.
+    const offsets = result.offsets ?? [];
+    const only = records.length === 1 && offsets.length === 1 ? offsets[0] : undefined;
+    if (only !== undefined && only.topic === records[0]!.topic) return [{ topic: only.topic, partition: only.partition, offset: only.offset.toString() }];
     // The result holds one base offset per topic-partition written; records of the same
     // partition were appended in order, so each gets base + its position.
     const bases = new Map<string, bigint>();
