@@ -26,12 +26,6 @@ export interface PublishRequest {
   topic: string;
 }
 
-interface Pending {
-  messageId: string;
-  returned: Message | undefined;
-  settled: boolean;
-}
-
 export class UnroutableError extends PublishError {
   override readonly code: string = 'UNROUTABLE';
 }
@@ -49,11 +43,11 @@ export class Publisher {
   private opening: Promise<ConfirmChannel> | undefined;
   private model: ChannelModel | undefined;
   /**
-   * Unconfirmed mandatory publishes by exchange + routing key + message id (a basic.return carries
-   * all three, not the publish sequence number); oldest first, as returns arrive in publish order,
-   * before the ack.
+   * Unconfirmed mandatory publishes by message id (a basic.return carries it with the exchange and
+   * routing key, not the publish sequence number); oldest first, as returns arrive in publish
+   * order, before the ack.
    */
-  private readonly unconfirmed = new Map<string, Pending | Pending[]>();
+  private readonly unconfirmed = new Map<string, PendingPublish | PendingPublish[]>();
   private readonly channelErrors = new WeakMap<Channel, Error>();
   private writable = true;
   private drainWaiters: Array<() => void> = [];
@@ -130,81 +124,28 @@ export class Publisher {
       return;
     }
     const channel = this.confirmChannel ?? (await this.channel(this.model));
-    const pending = request.options.mandatory ? this.track(returnKey(request.exchange, request.routingKey, request.options.messageId)) : undefined;
+    const pending = new PendingPublish(this, request, channel, deadline);
     this.inFlight++;
     try {
-      await new Promise<void>((resolve, reject) => {
-        const remaining = Math.max(1, deadline - Date.now());
-        let done = false;
-        const finish = (error?: Error): void => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          request.signal?.removeEventListener('abort', onAbort);
-          if (error) reject(error);
-          else resolve();
-        };
-        const timer = setTimeout(() => {
-          finish(new TimeoutError(`RabbitMQ did not confirm the publish to '${request.topic}' within ${request.timeoutMs} ms`, {
-            broker: 'rabbitmq',
-            topic: request.topic,
-            hint: 'The message may or may not have been stored: publish again (consumers should be idempotent) or raise timeoutMs',
-          }));
-        }, remaining);
-        const onAbort = (): void => finish(request.signal?.reason instanceof Error ? request.signal.reason : new Error('aborted'));
-        request.signal?.addEventListener('abort', onAbort, { once: true });
-        let accepted: boolean;
-        try {
-          accepted = channel.publish(request.exchange, request.routingKey, request.content, request.options, (error: unknown) => {
-            if (error) {
-              // amqplib reports a lost channel as 'channel closed' and a broker nack as 'message nacked'.
-              if (!(error instanceof Error && error.message === 'message nacked')) {
-                // Another publish's refusal (e.g. its exchange does not exist) closes the channel for
-                // everyone on it: only the publish it names was refused, the others are sent again.
-                const channelError = this.channelErrors.get(channel);
-                const refusal = channelError?.message.includes(`'${request.exchange}'`) ? channelError : undefined;
-                const closed = new ChannelClosedError(
-                  refusal ? `RabbitMQ refused the publish to '${request.topic}' and closed the channel: ${refusal.message}` : `RabbitMQ publish to '${request.topic}' was not confirmed: the channel closed`,
-                  { broker: 'rabbitmq', topic: request.topic, cause: refusal ?? error, hint: refusal ? errorHint(refusal) : 'Publish again' },
-                );
-                closed.refusedByBroker = refusal !== undefined;
-                finish(closed);
-                return;
-              }
-              finish(new PublishError(`RabbitMQ rejected the publish to '${request.topic}'`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The broker nacked it (queue full with reject-publish, or an internal error): publish again' }));
-              return;
-            }
-            if (pending?.returned) {
-              this.unroutable++;
-              this.lastUnroutable = `${request.exchange}/${request.routingKey}`;
-              if (!request.failUnroutable) {
-                finish();
-                return;
-              }
-              const reply = pending.returned.fields as unknown as { replyText?: string };
-              finish(new UnroutableError(`RabbitMQ could not route the message for '${request.topic}': no queue is bound to routing key '${request.routingKey}' on exchange '${request.exchange}' (${reply.replyText ?? 'NO_ROUTE'})`, {
-                broker: 'rabbitmq',
-                topic: request.topic,
-                hint: 'Subscribe with a group (a durable queue) before publishing, or declare and bind a queue; leave mandatory off if dropping it is fine',
-              }));
-              return;
-            }
-            finish();
-          });
-        } catch (error) {
-          finish(new ChannelClosedError(`RabbitMQ publish to '${request.topic}' failed: channel closed`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The connection is being re-established: publish again' }));
-          return;
-        }
-        if (!accepted) {
-          this.writable = false;
-          this.writeBufferFull++;
-        }
-        this.published++;
-      });
+      await pending.promise;
     } finally {
       this.inFlight--;
-      if (pending) this.untrack(pending);
+      if (pending.tracked) this.untrack(pending);
     }
+  }
+
+  /** Called by PendingPublish once amqplib took the frame. */
+  sent(accepted: boolean): void {
+    if (!accepted) {
+      this.writable = false;
+      this.writeBufferFull++;
+    }
+    this.published++;
+  }
+
+  /** The error the channel died with, if RabbitMQ closed it on purpose. */
+  channelError(channel: Channel): Error | undefined {
+    return this.channelErrors.get(channel);
   }
 
   async close(): Promise<void> {
@@ -266,36 +207,39 @@ export class Publisher {
     return channel;
   }
 
-  // Keys are exchange + routing key + message id, almost always unique, so the map holds one Pending; a list only when the same
-  // id is in flight twice (hot path: no array per publish).
-  private track(messageId: string): Pending {
-    const pending: Pending = { messageId, returned: undefined, settled: false };
-    const existing = this.unconfirmed.get(messageId);
-    if (existing === undefined) this.unconfirmed.set(messageId, pending);
+  // Keyed by message id alone (a basic.return names exchange and routing key too; those are
+  // compared on return). Ids are almost always unique, so the map holds one PendingPublish; a list
+  // only when the same id is in flight twice (hot path: no array and no key string per publish).
+  track(pending: PendingPublish): void {
+    const id = pending.messageId;
+    const existing = this.unconfirmed.get(id);
+    if (existing === undefined) this.unconfirmed.set(id, pending);
     else if (Array.isArray(existing)) existing.push(pending);
-    else this.unconfirmed.set(messageId, [existing, pending]);
-    return pending;
+    else this.unconfirmed.set(id, [existing, pending]);
   }
 
-  private untrack(pending: Pending): void {
-    pending.settled = true;
-    const existing = this.unconfirmed.get(pending.messageId);
+  private untrack(pending: PendingPublish): void {
+    const id = pending.messageId;
+    const existing = this.unconfirmed.get(id);
     if (existing === pending) {
-      this.unconfirmed.delete(pending.messageId);
+      this.unconfirmed.delete(id);
     } else if (Array.isArray(existing)) {
       const index = existing.indexOf(pending);
       if (index >= 0) existing.splice(index, 1);
-      if (existing.length === 0) this.unconfirmed.delete(pending.messageId);
+      if (existing.length === 0) this.unconfirmed.delete(id);
     }
   }
 
   private onReturn(message: Message): void {
     this.returned++;
-    const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : undefined;
-    const existing = this.unconfirmed.get(returnKey(message.fields.exchange, message.fields.routingKey, id));
-    // Returns arrive in publish order, before the ack: the oldest unconfirmed one with this id.
-    const pending = Array.isArray(existing) ? existing.find((p) => p.returned === undefined && !p.settled) : existing;
-    if (pending && pending.returned === undefined && !pending.settled) pending.returned = message;
+    const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : '';
+    const existing = this.unconfirmed.get(id);
+    if (existing === undefined) return;
+    const { exchange, routingKey } = message.fields;
+    const matches = (p: PendingPublish): boolean => p.returned === undefined && !p.done && p.request.exchange === exchange && p.request.routingKey === routingKey;
+    // Returns arrive in publish order, before the ack: the oldest unconfirmed one with this id, exchange and key.
+    const pending = Array.isArray(existing) ? existing.find(matches) : matches(existing) ? existing : undefined;
+    if (pending) pending.returned = message;
   }
 
   private async waitWritable(request: PublishRequest, deadline: number): Promise<void> {
@@ -325,6 +269,108 @@ export class Publisher {
   }
 }
 
-function returnKey(exchange: string, routingKey: string, messageId: string | undefined): string {
-  return `${exchange}\u0000${routingKey}\u0000${messageId ?? ''}`;
+/**
+ * One confirmed publish in flight: a single object per publish (its promise, the confirm
+ * callback, the timeout and the abort listener) instead of a closure each. Settles once.
+ */
+class PendingPublish {
+  readonly promise: Promise<void>;
+  readonly request: PublishRequest;
+  readonly messageId: string;
+  /** Set by Publisher.onReturn: RabbitMQ could not route it (the ack follows). */
+  returned: Message | undefined;
+  done = false;
+  tracked = false;
+  private resolve!: () => void;
+  private reject!: (error: Error) => void;
+  private readonly publisher: Publisher;
+  private readonly channel: ConfirmChannel;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(publisher: Publisher, request: PublishRequest, channel: ConfirmChannel, deadline: number) {
+    this.publisher = publisher;
+    this.request = request;
+    this.channel = channel;
+    this.messageId = request.options.messageId ?? '';
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.timer = setTimeout(this.onTimeout, Math.max(1, deadline - Date.now()));
+    const signal = request.signal;
+    if (signal) {
+      this.onAbort = () => this.finish(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+    if (request.options.mandatory) {
+      publisher.track(this);
+      this.tracked = true;
+    }
+    let accepted: boolean;
+    try {
+      accepted = channel.publish(request.exchange, request.routingKey, request.content, request.options, this.onConfirm);
+    } catch (error) {
+      this.finish(new ChannelClosedError(`RabbitMQ publish to '${request.topic}' failed: channel closed`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The connection is being re-established: publish again' }));
+      return;
+    }
+    publisher.sent(accepted);
+  }
+
+  private finish(error?: Error): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    if (this.onAbort) this.request.signal?.removeEventListener('abort', this.onAbort);
+    if (error) this.reject(error);
+    else this.resolve();
+  }
+
+  private readonly onTimeout = (): void => {
+    const { request } = this;
+    this.finish(new TimeoutError(`RabbitMQ did not confirm the publish to '${request.topic}' within ${request.timeoutMs} ms`, {
+      broker: 'rabbitmq',
+      topic: request.topic,
+      hint: 'The message may or may not have been stored: publish again (consumers should be idempotent) or raise timeoutMs',
+    }));
+  };
+
+  private readonly onConfirm = (error: unknown): void => {
+    const { request } = this;
+    if (error) {
+      // amqplib reports a lost channel as 'channel closed' and a broker nack as 'message nacked'.
+      if (!(error instanceof Error && error.message === 'message nacked')) {
+        // Another publish's refusal (e.g. its exchange does not exist) closes the channel for
+        // everyone on it: only the publish it names was refused, the others are sent again.
+        const channelError = this.publisher.channelError(this.channel);
+        const refusal = channelError?.message.includes(`'${request.exchange}'`) ? channelError : undefined;
+        const closed = new ChannelClosedError(
+          refusal ? `RabbitMQ refused the publish to '${request.topic}' and closed the channel: ${refusal.message}` : `RabbitMQ publish to '${request.topic}' was not confirmed: the channel closed`,
+          { broker: 'rabbitmq', topic: request.topic, cause: refusal ?? error, hint: refusal ? errorHint(refusal) : 'Publish again' },
+        );
+        closed.refusedByBroker = refusal !== undefined;
+        this.finish(closed);
+        return;
+      }
+      this.finish(new PublishError(`RabbitMQ rejected the publish to '${request.topic}'`, { broker: 'rabbitmq', topic: request.topic, cause: error, hint: 'The broker nacked it (queue full with reject-publish, or an internal error): publish again' }));
+      return;
+    }
+    if (this.returned) {
+      const publisher = this.publisher;
+      publisher.unroutable++;
+      publisher.lastUnroutable = `${request.exchange}/${request.routingKey}`;
+      if (!request.failUnroutable) {
+        this.finish();
+        return;
+      }
+      const reply = this.returned.fields as unknown as { replyText?: string };
+      this.finish(new UnroutableError(`RabbitMQ could not route the message for '${request.topic}': no queue is bound to routing key '${request.routingKey}' on exchange '${request.exchange}' (${reply.replyText ?? 'NO_ROUTE'})`, {
+        broker: 'rabbitmq',
+        topic: request.topic,
+        hint: 'Subscribe with a group (a durable queue) before publishing, or declare and bind a queue; leave mandatory off if dropping it is fine',
+      }));
+      return;
+    }
+    this.finish();
+  };
 }
