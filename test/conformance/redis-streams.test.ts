@@ -4,22 +4,11 @@
  * by PID here, so the restart case proves "nothing confirmed lost" on a Redis that persists
  * (the shared Redis on 6379 runs without persistence) without disturbing anyone else's tests.
  */
-import { afterAll, beforeAll } from 'vitest';
 import { RedisStreamsClient, STREAMS_CAPABILITIES } from '../../runtime/bindings/redis/index.ts';
-import { privateRedis, wipe } from '../integration/redis/support.ts';
+import { usePrivateRedis } from '../integration/redis/support.ts';
 import { runConformanceSuite } from './suite.ts';
 
-const server = privateRedis('redis-conformance', { args: ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'] });
-
-beforeAll(async () => {
-  wipe(server.dir);
-  await server.start();
-});
-
-afterAll(async () => {
-  await server.stop();
-  wipe(server.dir);
-});
+const server = usePrivateRedis('redis-conformance', { args: ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'] });
 
 runConformanceSuite({
   name: 'redis-streams',

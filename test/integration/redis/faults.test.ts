@@ -4,13 +4,13 @@
  * data under .brokers/redis-durable, killed with SIGKILL and restarted by PID — the shared Redis on
  * 6379 runs without persistence (brokers.md) and is left alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisStreamsTransport } from '../../../runtime/bindings/redis/streams-transport.ts';
 import type { WireMessage } from '../../../runtime/core/transport.ts';
 import { ConnectionError, TimeoutError } from '../../../runtime/core/errors.ts';
 import { RedisPubSubClient, RedisStreamsClient } from '../../../runtime/bindings/redis/index.ts';
-import { privateRedis, unique, waitFor, wipe } from './support.ts';
+import { unique, waitFor, usePrivateRedis } from './support.ts';
 
 const encoder = new TextEncoder();
 
@@ -19,15 +19,7 @@ function wire(topic: string, n: number): WireMessage {
 }
 
 describe('Redis Streams faults: crash, stall (private durable redis-server)', () => {
-  const server = privateRedis('redis-durable', { args: ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'] });
-  beforeAll(async () => {
-    wipe(server.dir);
-    await server.start();
-  });
-  afterAll(async () => {
-    await server.stop();
-    wipe(server.dir);
-  });
+  const server = usePrivateRedis('redis-durable', { args: ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'] });
 
   it('every acknowledged XADD survives a SIGKILL of Redis and reaches the group after it restarts', async () => {
     const topic = unique('durable');

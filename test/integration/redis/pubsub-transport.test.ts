@@ -8,7 +8,7 @@ import { RedisPubSubTransport } from '../../../runtime/bindings/redis/pubsub-tra
 import type { PubSubGap } from '../../../runtime/bindings/redis/options.ts';
 import type { Delivery, WireMessage } from '../../../runtime/core/transport.ts';
 import { BufferFullError, ConnectionError } from '../../../runtime/core/errors.ts';
-import { REDIS_URL, privateRedis, unique, waitFor, wipe } from './support.ts';
+import { REDIS_URL, unique, waitFor, usePrivateRedis } from './support.ts';
 
 const encoder = new TextEncoder();
 
@@ -174,15 +174,7 @@ describe('Redis Pub/Sub transport', () => {
 });
 
 describe('Redis Pub/Sub gaps (private redis-server)', () => {
-  const server = privateRedis('redis-pubsub-gaps', { args: ['--save', '', '--appendonly', 'no'] });
-  beforeAll(async () => {
-    wipe(server.dir);
-    await server.start();
-  });
-  afterAll(async () => {
-    await server.stop();
-    wipe(server.dir);
-  });
+  const server = usePrivateRedis('redis-pubsub-gaps', { args: ['--save', '', '--appendonly', 'no'] });
 
   it('health shows how full the subscriber output buffer is against the pubsub limit', async () => {
     const admin = new Redis(server.port, '127.0.0.1');

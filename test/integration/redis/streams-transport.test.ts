@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisStreamsTransport } from '../../../runtime/bindings/redis/streams-transport.ts';
 import type { Delivery, WireMessage } from '../../../runtime/core/transport.ts';
-import { REDIS_URL, privateRedis, unique, waitFor, wipe } from './support.ts';
+import { REDIS_URL, unique, waitFor, usePrivateRedis } from './support.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -319,15 +319,7 @@ describe('Redis Streams transport', () => {
 });
 
 describe('Redis Streams batched appends where scripts are gone or refused (private redis-server)', () => {
-  const server = privateRedis('redis-streams-scripts', { args: ['--save', '', '--appendonly', 'no'] });
-  beforeAll(async () => {
-    wipe(server.dir);
-    await server.start();
-  });
-  afterAll(async () => {
-    await server.stop();
-    wipe(server.dir);
-  });
+  const server = usePrivateRedis('redis-streams-scripts', { args: ['--save', '', '--appendonly', 'no'] });
 
   async function publishTick(transport: RedisStreamsTransport, topic: string, count: number): Promise<Array<string | undefined>> {
     const receipts = await Promise.all(Array.from({ length: count }, (_, i) => transport.send(wire(topic, { i }), { timeoutMs: 5000 })));

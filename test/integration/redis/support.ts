@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
@@ -143,4 +144,18 @@ export function portOpen(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolvePort(false));
   });
+}
+
+/** A private redis-server for the enclosing describe (or file): started clean before its tests, stopped and removed after. */
+export function usePrivateRedis(name: string, options: PrivateRedisOptions = {}): PrivateRedis {
+  const server = privateRedis(name, options);
+  beforeAll(async () => {
+    wipe(server.dir);
+    await server.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+    wipe(server.dir);
+  });
+  return server;
 }
