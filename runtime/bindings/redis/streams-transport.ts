@@ -244,12 +244,7 @@ export class RedisStreamsTransport implements Transport {
       batch = undefined;
     }
     if (!batch) {
-      let resolve!: (ids: unknown[]) => void;
-      let reject!: (error: unknown) => void;
-      const done = new Promise<unknown[]>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
+      const { promise: done, resolve, reject } = Promise.withResolvers<unknown[]>();
       batch = { topic, stride: fields.length, argv: [XADD_BATCH_SHA, 1, topic, this.settings.maxLen, fields.length], count: 0, bytes: 0, done, resolve, reject };
       this.#appends.set(topic, batch);
     }
