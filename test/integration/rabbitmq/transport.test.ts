@@ -286,6 +286,29 @@ describe('RabbitMQTransport', () => {
     }
   });
 
+  it('keeps each publish its own headers when many are sent back to back (the publisher reuses one headers object per set of names)', async () => {
+    const topic = unique('headers.burst');
+    const got: Delivery[] = [];
+    const sub = await transport.consume(spec(topic, 'g', 100), async (d) => {
+      got.push(d);
+      await d.ack();
+    });
+    const sent = Array.from({ length: 60 }, (_, i) => wire(topic, { i }, i % 3 === 0 ? { headers: { tenant: `t-${i}`, n: String(i) }, key: `k-${i}` } : i % 3 === 1 ? { headers: { n: String(i) } } : {}));
+    await Promise.all(sent.map((m) => transport.send(m, { timeoutMs: 5_000 })));
+    await waitFor(() => got.length === sent.length);
+    const byId = new Map(got.map((d) => [d.message.messageId, d.message]));
+    for (const m of sent) {
+      const received = byId.get(m.messageId)!;
+      expect(received.headers).toEqual(m.headers);
+      expect(received.timestamp).toBe(m.timestamp);
+      expect(received.key).toBe(m.key);
+    }
+    // The caller's message and options are untouched.
+    expect(sent[0]!.headers).toEqual({ tenant: 't-0', n: '0' });
+    await sub.close();
+    await transport.deleteQueue(`g.${topic}`);
+  });
+
   it('reports health with consumers and queue depths', async () => {
     const topic = unique('health');
     const sub = await transport.consume(spec(topic, 'g'), async (d) => d.ack());
