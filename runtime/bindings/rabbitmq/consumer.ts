@@ -20,11 +20,14 @@ export class ConsumerChannel {
   readonly channel: Channel;
   /** False once the channel closed: its delivery tags are void. */
   open = true;
-  /** Delivery tags handed out and not yet acked or nacked on the wire, in delivery (= ascending tag) order, from `head`. */
-  private tags: number[] = [];
-  private head = 0;
-  /** Finished deliveries not yet at the front: tag → true (ack due) / false (nacked already). */
-  private readonly finished = new Map<number, boolean>();
+  /**
+   * Deliveries not yet acked or nacked on the wire, in delivery (= ascending tag) order (a Map
+   * keeps insertion order and deletes anywhere in O(1)): tag → true once its ack is due. At most
+   * the prefetch count, as RabbitMQ sends no more while that many are unsettled.
+   */
+  private readonly unsettled = new Map<number, boolean>();
+  /** How many entries of `unsettled` are true. */
+  private due = 0;
   private flushScheduled = false;
 
   constructor(channel: Channel) {
@@ -32,73 +35,68 @@ export class ConsumerChannel {
   }
 
   received(tag: number): void {
-    this.tags.push(tag);
+    this.unsettled.set(tag, false);
   }
 
-  /** The handler of `tag` finished: it is acked with the next flush, once every earlier delivery has finished too. */
+  /** The handler of `tag` finished: it is acked with the next flush. */
   ackLater(tag: number): void {
-    this.finished.set(tag, true);
+    const state = this.unsettled.get(tag);
+    if (state === true) return;
+    if (state === undefined) {
+      // Not a delivery we registered (cannot happen through QueueConsumer): ack it alone, now.
+      this.channel.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, false);
+      return;
+    }
+    this.unsettled.set(tag, true);
+    this.due++;
     this.scheduleFlush();
   }
 
   /** `tag` was nacked (on the wire already): a later multiple-ack may now pass over it. */
   nacked(tag: number): void {
-    this.finished.set(tag, false);
-    this.scheduleFlush();
+    if (this.unsettled.get(tag) === true) this.due--;
+    this.unsettled.delete(tag);
   }
 
   /**
-   * Acks (multiple) the longest finished prefix. Returns how many acks were dropped because the
-   * channel had died (RabbitMQ redelivers those).
+   * Acks the longest prefix of due deliveries with one basic.ack `multiple`, then the due ones
+   * behind an unfinished delivery one by one (so a slow handler at the front never holds the
+   * others' prefetch slots). Returns how many acks were dropped because the channel had died
+   * (RabbitMQ redelivers those).
    */
   flush(): number {
     this.flushScheduled = false;
+    if (this.due === 0) return 0;
+    const unsettled = this.unsettled;
     let last = -1;
     let acks = 0;
-    const { tags, finished } = this;
-    let head = this.head;
-    while (head < tags.length) {
-      const tag = tags[head] as number;
-      const ack = finished.get(tag);
-      if (ack === undefined) break;
-      finished.delete(tag);
-      head++;
-      if (ack) {
-        last = tag;
-        acks++;
-      }
+    for (const [tag, ackDue] of unsettled) {
+      if (!ackDue) break;
+      unsettled.delete(tag);
+      last = tag;
+      acks++;
     }
-    // Drop the consumed front now and then rather than shifting per message.
-    if (head === tags.length) {
-      this.tags = [];
-      this.head = 0;
-    } else if (head > 1024 && head * 2 > tags.length) {
-      this.tags = tags.slice(head);
-      this.head = 0;
-    } else {
-      this.head = head;
-    }
-    // Finished behind an unfinished one: acked one by one, so a slow handler at the front never
-    // holds the others' prefetch slots (and nothing waits for a later flush); marked settled so
-    // the prefix passes them later without acking twice.
-    const behind: number[] = [];
-    if (finished.size > 0) {
-      for (const [tag, ack] of finished) {
-        if (!ack) continue;
+    this.due -= acks;
+    let behind: number[] | undefined;
+    if (this.due > 0) {
+      behind = [];
+      for (const [tag, ackDue] of unsettled) {
+        if (!ackDue) continue;
+        unsettled.delete(tag);
         behind.push(tag);
-        finished.set(tag, false);
       }
+      this.due = 0;
     }
-    if (last < 0 && behind.length === 0) return 0;
-    if (!this.open) return acks + behind.length;
+    if (!this.open) return acks + (behind?.length ?? 0);
     let dropped = 0;
     try {
-      // amqplib reads only fields.deliveryTag; allUpTo = basic.ack multiple.
+      // amqplib reads only fields.deliveryTag; allUpTo = basic.ack multiple. Every delivery with a
+      // lower tag still unsettled on the broker was in front of `last` here, and due.
       if (last >= 0) this.channel.ack({ fields: { deliveryTag: last } } as ConsumeMessage, true);
     } catch {
       dropped += acks;
     }
-    for (const tag of behind) {
+    for (const tag of behind ?? []) {
       try {
         this.channel.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, false);
       } catch {
@@ -247,8 +245,13 @@ export class QueueConsumer {
       this.staleSettles++;
       return false;
     }
-    via.ackLater(message.fields.deliveryTag);
-    return true;
+    try {
+      via.ackLater(message.fields.deliveryTag);
+      return true;
+    } catch {
+      this.staleSettles++;
+      return false;
+    }
   }
 
   nack(message: ConsumeMessage, via: ConsumerChannel, requeue: boolean): boolean {
