@@ -13,7 +13,7 @@
 import type { Delivery, WireMessage } from '../../core/transport.ts';
 import type { BatchContext, CommitRequest, DriverGroupConsumer, IncomingRecord, TopicPartition } from './driver.ts';
 import { OffsetTracker } from './offset-tracker.ts';
-import { fromRecord } from './wire.ts';
+import { fromRecord, offsetOf } from './wire.ts';
 
 export interface ConsumerRunnerOptions {
   groupId: string;
@@ -164,10 +164,11 @@ export class ConsumerRunner {
     this.#ensureHeartbeat();
     const autoCommit = this.#options.autoCommit;
     // The last handled record, passed to context.resolve once when the batch ends rather than per
-    // record (a driver call that is not free: kafkajs parses and formats a Long each time). The
+    // record (a driver call that is not free: kafkajs parses and formats a Long each time; and a
+    // DecodedRecord makes its decimal offset only when asked). The
     // driver reads it only after onBatch returned; if the batch went stale, resolve is a no-op and
     // the driver starts over from the committed offset or the seek anyway.
-    let handled: string | undefined;
+    let handled: IncomingRecord | undefined;
     try {
       for (const record of records) {
         if (this.#isStale(state, context)) return;
@@ -175,7 +176,7 @@ export class ConsumerRunner {
           await this.#waitForResume(state);
           if (this.#isStale(state, context)) return;
         }
-        const offset = BigInt(record.offset);
+        const offset = offsetOf(record);
         // A driver may repeat records after a rejoin; they were handed out already.
         if (state.lastHandled !== undefined && offset <= state.lastHandled) continue;
         state.tracker.start(offset);
@@ -189,12 +190,12 @@ export class ConsumerRunner {
         }
         state.tracker.finish(offset);
         state.lastHandled = offset;
-        handled = record.offset;
+        handled = record;
         this.delivered++;
         if (autoCommit && !state.commitQueued) this.#queueCommit(state);
       }
     } finally {
-      if (handled !== undefined) context.resolve(handled);
+      if (handled !== undefined) context.resolve(handled.offset);
       this.#busy.delete(context);
     }
     // Commits stay on their timer (commitIntervalMs): awaiting one per batch would add a broker

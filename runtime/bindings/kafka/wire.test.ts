@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WireMessage } from '../../core/transport.ts';
-import { decodeHeaderText, fromRecord, parseTime, recordPositionOf, toRecord } from './wire.ts';
+import { DecodedRecord, decodeHeaderText, fromRecord, offsetOf, parseTime, recordPositionOf, toRecord } from './wire.ts';
 
 const body = new TextEncoder().encode('{"a":1}');
 
@@ -43,5 +43,22 @@ describe('Kafka wire mapping', () => {
     for (const text of ['ce_id', 'ce_time', 'ce_specversion', 'content-type', '1.0', 'application/json', 'ce_ie', 'ce_idx', 'applicatioN/json', 'héllo', '日本', '']) {
       expect(decodeHeaderText(Buffer.from(text))).toBe(text);
     }
+  });
+
+  it('a DecodedRecord (headers split as decoded) maps to the same message as a plain record', () => {
+    const record = toRecord({ messageId: 'id-2', topic: 't', body, headers: { ce_type: 'x', traceparent: 'tp' }, contentType: 'application/json', correlationId: 'c', key: 'k', timestamp: 1_700_000_000_456, expiresAt: 9, priority: 3 });
+    const decoded = new DecodedRecord('t', 1, 12345678901234567n, record.key, record.value, record.timestamp);
+    for (const name in record.headers) decoded.addHeader(decodeHeaderText(Buffer.from(name)), decodeHeaderText(Buffer.from(record.headers[name] as string)));
+    const plain = { topic: 't', partition: 1, offset: '12345678901234567', key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp };
+    expect(decoded.headers).toEqual(record.headers);
+    expect(decoded.userHeaders).toEqual({ ce_type: 'x', traceparent: 'tp' });
+    expect(decoded.offset).toBe('12345678901234567');
+    expect(offsetOf(decoded)).toBe(12345678901234567n);
+    expect(offsetOf(plain)).toBe(12345678901234567n);
+    expect(fromRecord(decoded)).toEqual(fromRecord(plain));
+    expect(recordPositionOf(fromRecord(decoded))).toEqual({ topic: 't', partition: 1, offset: '12345678901234567', nextOffset: '12345678901234568' });
+    const foreign = new DecodedRecord('t', 0, 7n, undefined, body, 5);
+    foreign.addHeader('source', 'legacy');
+    expect(fromRecord(foreign)).toMatchObject({ messageId: 't-0-7', contentType: 'application/json', timestamp: 5, headers: { source: 'legacy' } });
   });
 });

@@ -164,25 +164,111 @@ export function parseTime(value: string): number {
   return Date.UTC(year, month - 1, day, hour, minute, second, ms10 * 10 + ms1);
 }
 
+/**
+ * A record as this binding's drivers build it: header names are matched as they are decoded, so
+ * the metadata headers land in their own fields and the user headers in `userHeaders` in that one
+ * pass (fromRecord needs no second pass over a full header map), and the offset stays the bigint
+ * the client library decoded (the consumer compares bigints; the decimal string is made only if
+ * asked). `offset` and `headers` honour the IncomingRecord seam, built on first access only.
+ */
+export class DecodedRecord implements IncomingRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offsetValue: bigint;
+  readonly key: string | undefined;
+  readonly value: Uint8Array;
+  readonly timestamp: number;
+  /** Headers other than the metadata ones below (what WireMessage.headers carries). */
+  readonly userHeaders: Record<string, string> = {};
+  id: string | undefined = undefined;
+  time: string | undefined = undefined;
+  specVersion: string | undefined = undefined;
+  contentType: string | undefined = undefined;
+  correlationId: string | undefined = undefined;
+  expiresAt: string | undefined = undefined;
+  priority: string | undefined = undefined;
+  #offset: string | undefined;
+
+  constructor(topic: string, partition: number, offset: bigint, key: string | undefined, value: Uint8Array, timestamp: number) {
+    this.topic = topic;
+    this.partition = partition;
+    this.offsetValue = offset;
+    this.key = key;
+    this.value = value;
+    this.timestamp = timestamp;
+  }
+
+  /** One header, in record order (a repeated name: the last one wins, as in a header map). */
+  addHeader(name: string, value: string): void {
+    // decodeHeaderText returns the KAFKA_HEADER constants themselves: these compare by identity.
+    switch (name) {
+      case KAFKA_HEADER.id: this.id = value; return;
+      case KAFKA_HEADER.time: this.time = value; return;
+      case KAFKA_HEADER.specVersion: this.specVersion = value; return;
+      case KAFKA_HEADER.contentType: this.contentType = value; return;
+      case KAFKA_HEADER.correlationId: this.correlationId = value; return;
+      case KAFKA_HEADER.expiresAt: this.expiresAt = value; return;
+      case KAFKA_HEADER.priority: this.priority = value; return;
+      default: this.userHeaders[name] = value;
+    }
+  }
+
+  get offset(): string {
+    return (this.#offset ??= this.offsetValue.toString());
+  }
+
+  /** Every header, metadata included (the seam's view; the consumer never asks for it). */
+  get headers(): Record<string, string> {
+    const all: Record<string, string> = { ...this.userHeaders };
+    if (this.id !== undefined) all[KAFKA_HEADER.id] = this.id;
+    if (this.time !== undefined) all[KAFKA_HEADER.time] = this.time;
+    if (this.specVersion !== undefined) all[KAFKA_HEADER.specVersion] = this.specVersion;
+    if (this.contentType !== undefined) all[KAFKA_HEADER.contentType] = this.contentType;
+    if (this.correlationId !== undefined) all[KAFKA_HEADER.correlationId] = this.correlationId;
+    if (this.expiresAt !== undefined) all[KAFKA_HEADER.expiresAt] = this.expiresAt;
+    if (this.priority !== undefined) all[KAFKA_HEADER.priority] = this.priority;
+    return all;
+  }
+}
+
+/** The record's offset as a bigint, without a parse for a DecodedRecord. */
+export function offsetOf(record: IncomingRecord): bigint {
+  return record instanceof DecodedRecord ? record.offsetValue : BigInt(record.offset);
+}
+
 /** Records from other producers lack our headers: their id is derived from the record's position. */
 export function fromRecord(record: IncomingRecord): WireMessage {
+  if (record instanceof DecodedRecord) {
+    return toMessage(record, record.id, record.userHeaders, record.contentType, record.time, record.correlationId, record.expiresAt, record.priority);
+  }
+  // A record from another driver: split its header map here.
   const h = record.headers;
   const headers: Record<string, string> = {};
   for (const name in h) if (!METADATA_HEADERS.has(name)) headers[name] = h[name] as string;
-  const timeHeader = h[KAFKA_HEADER.time];
+  return toMessage(record, h[KAFKA_HEADER.id], headers, h[KAFKA_HEADER.contentType], h[KAFKA_HEADER.time], h[KAFKA_HEADER.correlationId], h[KAFKA_HEADER.expiresAt], h[KAFKA_HEADER.priority]);
+}
+
+function toMessage(
+  record: IncomingRecord,
+  id: string | undefined,
+  headers: Record<string, string>,
+  contentType: string | undefined,
+  timeHeader: string | undefined,
+  correlationId: string | undefined,
+  expiresAt: string | undefined,
+  priority: string | undefined,
+): WireMessage {
   const time = timeHeader === undefined ? Number.NaN : parseTime(timeHeader);
   const message = new RecordMessage(
     record,
-    h[KAFKA_HEADER.id] ?? `${record.topic}-${record.partition}-${record.offset}`,
+    id ?? `${record.topic}-${record.partition}-${record.offset}`,
     headers,
-    h[KAFKA_HEADER.contentType] ?? 'application/json',
+    contentType ?? 'application/json',
     Number.isFinite(time) ? time : record.timestamp,
   );
   if (record.key !== undefined) message.key = record.key;
-  if (h[KAFKA_HEADER.correlationId] !== undefined) message.correlationId = h[KAFKA_HEADER.correlationId];
-  const expiresAt = h[KAFKA_HEADER.expiresAt];
+  if (correlationId !== undefined) message.correlationId = correlationId;
   if (expiresAt !== undefined && Number.isFinite(Number(expiresAt))) message.expiresAt = Number(expiresAt);
-  const priority = h[KAFKA_HEADER.priority];
   if (priority !== undefined && Number.isFinite(Number(priority))) message.priority = Number(priority);
   return message;
 }

@@ -6,7 +6,7 @@
  * batches per partition and concurrency across partitions, so this file keeps a small queue per
  * partition and a worker per partition. Two subtleties of the stream:
  * - after every group join it rewinds each assigned partition to its committed offset, so records
- *   already handed out come again: `nextOffset` per partition drops them;
+ *   already handed out come again: `lastOffset` per partition drops them;
  * - records fetched before a rebalance may still sit in the stream's buffer: each record carries
  *   the group generation it was fetched in, and a partition (re)assigned in generation G ignores
  *   records of older generations (they may be past the committed offset the new owner starts at).
@@ -26,7 +26,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from '../driver.ts';
-import { decodeHeaderText } from '../wire.ts';
+import { DecodedRecord, decodeHeaderText } from '../wire.ts';
 import { withTimeout } from './timeout.ts';
 
 export interface PlatformaticDriverOptions {
@@ -287,14 +287,17 @@ class PlatformaticDriver implements KafkaDriver {
  */
 const FETCH_LIMITS = { maxBytes: 10 * 1_048_576, maxBytesPerPartition: 1_048_576 } as const;
 
+/** The value of a record without one (zero bytes: nothing to mutate, so one is shared). */
+const EMPTY = new Uint8Array(0);
+
 interface PartitionState {
   key: string;
   topic: string;
   partition: number;
   /** Group generation in which this consumer got the partition; older records are ignored. */
   generation: number;
-  /** Next offset to hand out; lower ones were handed out already (the stream rewinds on rejoin). */
-  nextOffset: bigint | undefined;
+  /** Last offset handed out; it and lower ones come again only after a rejoin (the stream rewinds): dropped. */
+  lastOffset: bigint | undefined;
   queue: IncomingRecord[];
   revoked: boolean;
   working: boolean;
@@ -432,7 +435,7 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
         const key = `${topic}:${partition}`;
         next.add(key);
         if (!this.#partitions.has(key)) {
-          this.#partitions.set(key, { key, topic, partition, generation, nextOffset: undefined, queue: [], revoked: false, working: false, leaderEpoch: -1 });
+          this.#partitions.set(key, { key, topic, partition, generation, lastOffset: undefined, queue: [], revoked: false, working: false, leaderEpoch: -1 });
           added.push({ topic, partition });
         }
       }
@@ -464,20 +467,20 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
     }
     const generation = (message.metadata as { consumer?: { generationId?: number } }).consumer?.generationId ?? 0;
     if (generation < state.generation) return;
-    if (state.nextOffset !== undefined && message.offset < state.nextOffset) return;
-    state.nextOffset = message.offset + 1n;
+    if (state.lastOffset !== undefined && message.offset <= state.lastOffset) return;
+    state.lastOffset = message.offset;
     state.leaderEpoch = message.leaderEpoch;
-    const headers: Record<string, string> = {};
-    for (const [name, value] of message.headerEntries) headers[decodeHeaderText(name)] = value === undefined || value === null ? '' : decodeHeaderText(value);
-    state.queue.push({
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset.toString(),
-      key: message.key === undefined || message.key === null || message.key.length === 0 ? undefined : message.key.toString('utf8'),
-      value: message.value ?? new Uint8Array(0),
-      headers,
-      timestamp: Number(message.timestamp),
-    });
+    const key = message.key;
+    const record = new DecodedRecord(
+      message.topic,
+      message.partition,
+      message.offset,
+      key === undefined || key === null || key.length === 0 ? undefined : key.toString('utf8'),
+      message.value ?? EMPTY,
+      Number(message.timestamp),
+    );
+    for (const [name, value] of message.headerEntries) record.addHeader(decodeHeaderText(name), value === undefined || value === null ? '' : decodeHeaderText(value));
+    state.queue.push(record);
     this.#buffered++;
     this.#applyFlowControl();
     this.#schedule(state);
