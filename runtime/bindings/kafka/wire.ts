@@ -189,7 +189,9 @@ export class DecodedRecord implements IncomingRecord {
   priority: string | undefined = undefined;
   #offset: string | undefined;
 
-  constructor(topic: string, partition: number, offset: bigint, key: string | undefined, value: Uint8Array, timestamp: number) {
+  /** `offsetText`: the offset's decimal form when the client library has it already. */
+  constructor(topic: string, partition: number, offset: bigint, key: string | undefined, value: Uint8Array, timestamp: number, offsetText?: string) {
+    this.#offset = offsetText;
     this.topic = topic;
     this.partition = partition;
     this.offsetValue = offset;

@@ -22,7 +22,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from '../driver.ts';
-import { decodeHeaderText } from '../wire.ts';
+import { DecodedRecord, decodeHeaderText } from '../wire.ts';
 import { withTimeout } from './timeout.ts';
 
 export interface KafkajsDriverOptions {
@@ -283,15 +283,19 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
     };
     // The whole batch: kafkajs decodes a full fetch response each time, so cutting it at
     // maxPollRecords would fetch and decode the rest again (batches are bounded by bytes instead).
-    const records: IncomingRecord[] = batch.messages.map((m) => ({
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: m.offset,
-      key: m.key === null || m.key === undefined ? undefined : m.key.toString('utf8'),
-      value: m.value ?? new Uint8Array(0),
-      headers: decodeHeaders(m.headers),
-      timestamp: Number(m.timestamp),
-    }));
+    const records: IncomingRecord[] = batch.messages.map((m) => {
+      const record = new DecodedRecord(
+        batch.topic,
+        batch.partition,
+        BigInt(m.offset),
+        m.key === null || m.key === undefined ? undefined : m.key.toString('utf8'),
+        m.value ?? EMPTY,
+        Number(m.timestamp),
+        m.offset,
+      );
+      addHeaders(record, m.headers);
+      return record;
+    });
     await this.#spec.onBatch(records, context);
   }
 
@@ -344,17 +348,19 @@ function toMessage(record: OutgoingRecord): Message {
   return message;
 }
 
-function decodeHeaders(headers: Record<string, Buffer | string | Array<Buffer | string> | undefined> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!headers) return out;
+/** The value of a record without one (zero bytes: nothing to mutate, so one is shared). */
+const EMPTY = new Uint8Array(0);
+
+/** kafkajs keeps a repeated header name as an array of its values: the last one wins, as in a map. */
+function addHeaders(record: DecodedRecord, headers: Record<string, Buffer | string | Array<Buffer | string> | undefined> | undefined): void {
+  if (!headers) return;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
     const last = Array.isArray(value) ? value[value.length - 1] : value;
     if (last === undefined) continue;
-    out[name] = typeof last === 'string' ? last : decodeHeaderText(last);
+    record.addHeader(name, typeof last === 'string' ? last : decodeHeaderText(last));
   }
-  return out;
 }
 
 function isAlreadyExists(error: unknown): boolean {
