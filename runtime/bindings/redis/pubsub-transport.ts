@@ -169,7 +169,12 @@ export class RedisPubSubTransport implements Transport {
   #enqueue(topic: string, envelope: string): Promise<number> {
     let batch = this.#batches.get(topic);
     if (!batch) {
-      const { promise: done, resolve, reject } = Promise.withResolvers<number>();
+      let resolve!: (receivers: number) => void;
+      let reject!: (error: unknown) => void;
+      const done = new Promise<number>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
       batch = { topic, envelopes: [], chars: 0, done, resolve, reject };
       this.#batches.set(topic, batch);
     }

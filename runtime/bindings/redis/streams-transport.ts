@@ -244,7 +244,12 @@ export class RedisStreamsTransport implements Transport {
       batch = undefined;
     }
     if (!batch) {
-      const { promise: done, resolve, reject } = Promise.withResolvers<unknown[]>();
+      let resolve!: (ids: unknown[]) => void;
+      let reject!: (error: unknown) => void;
+      const done = new Promise<unknown[]>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
       batch = { topic, stride: fields.length, argv: [XADD_BATCH_SHA, 1, topic, this.settings.maxLen, fields.length], count: 0, bytes: 0, done, resolve, reject };
       this.#appends.set(topic, batch);
     }
