@@ -86,6 +86,14 @@ export class SubscriptionPipeline<T> implements Subscription {
   #releaseBreakerGate: (() => void) | undefined;
   #breakerTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #onBreakerChange: ((from: string, to: string) => void) | undefined;
+  /**
+   * Acks sent after a handler succeeded that the broker has not confirmed yet (a round trip on
+   * Redis Streams). The handler's concurrency slot is freed when the ack is sent, not when it is
+   * confirmed: holding it made every batch of handlers wait one round trip before the next began.
+   * At most `concurrency` of them (then the slot is held until confirmed); close waits for them.
+   */
+  #unconfirmedAcks = 0;
+  #ackWaiters: Array<() => void> = [];
 
   constructor(host: PipelineHost, config: PipelineConfig<T>) {
     this.#host = host;
@@ -158,7 +166,7 @@ export class SubscriptionPipeline<T> implements Subscription {
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
-      this.#limiter.idle().then(() => true),
+      this.#limiter.idle().then(() => this.#acksConfirmed()).then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
       }),
@@ -314,7 +322,14 @@ export class SubscriptionPipeline<T> implements Subscription {
           host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: idempotency store failed to record a handled message');
         }
       }
-      if (config.autoAck) await this.#settle(context.ack(), message, 'ack');
+      if (config.autoAck) {
+        const ack = context.ack();
+        if (this.#unconfirmedAcks >= this.#maxUnconfirmedAcks) await this.#settle(ack, message, 'ack');
+        else {
+          this.#unconfirmedAcks++;
+          void this.#settle(ack, message, 'ack').then(this.#ackConfirmed);
+        }
+      }
       return;
     }
   }
@@ -462,6 +477,24 @@ export class SubscriptionPipeline<T> implements Subscription {
     } catch (error) {
       this.#host.logger.warn({ err: error, topic: this.topic, claim }, 'contractbus: idempotency store failed to release a claim');
     }
+  }
+
+  get #maxUnconfirmedAcks(): number {
+    return Math.min(this.#limiter.limit, 10_000);
+  }
+
+  readonly #ackConfirmed = (): void => {
+    this.#unconfirmedAcks--;
+    if (this.#unconfirmedAcks > 0 || this.#ackWaiters.length === 0) return;
+    const waiters = this.#ackWaiters;
+    this.#ackWaiters = [];
+    for (const wake of waiters) wake();
+  };
+
+  /** Resolves once every ack sent so far was confirmed or failed (#settle never rejects). */
+  #acksConfirmed(): Promise<void> {
+    if (this.#unconfirmedAcks === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#ackWaiters.push(resolve));
   }
 
   #requeue(delivery: Delivery): Promise<void> {

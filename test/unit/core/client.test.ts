@@ -331,6 +331,29 @@ describe('BrokerClient subscribe: pipeline', () => {
     for (const k of ['a', 'b', 'c']) expect(order.filter((o) => o.startsWith(k))).toEqual([0, 1, 2, 3].map((i) => `${k}${i}`));
   });
 
+  it('frees a handler slot once the ack is sent, not confirmed; close() waits for the confirmation', async () => {
+    const { client, transport } = await setup();
+    let confirm!: () => void;
+    transport.ackGate = new Promise<void>((resolve) => (confirm = resolve));
+    const handled: number[] = [];
+    const sub = await client.subscribe('t', (m: number) => void handled.push(m), { concurrency: 1 });
+    const first = transport.deliver({ body: json(1), messageId: 'a' });
+    const second = transport.deliver({ body: json(2), messageId: 'b' });
+    // The second handler ran while the broker had not confirmed the first ack yet.
+    await waitFor(() => handled.length === 2);
+    expect(first.delivery.settlements).toEqual(['ack']);
+    let closed = false;
+    const closing = sub.close().then(() => (closed = true));
+    await waitFor(() => transport.consumers[0]!.paused);
+    expect(closed).toBe(false);
+    expect(transport.consumers[0]!.closed).toBe(false);
+    confirm();
+    await closing;
+    expect(transport.consumers[0]!.closed).toBe(true);
+    expect(second.delivery.settlements).toEqual(['ack']);
+    await Promise.all([first.done, second.done]);
+  });
+
   it('a circuit breaker pauses the transport subscription while open and resumes after', async () => {
     const { client, transport } = await setup();
     const breaker = new MessageCircuitBreaker({ failureThreshold: 1, recoveryTimeout: 30 });

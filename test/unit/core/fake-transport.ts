@@ -25,13 +25,18 @@ export class FakeDelivery implements Delivery {
   readonly deliveryCount: number;
   readonly settlements: Array<'ack' | { requeue: boolean; delayMs?: number }> = [];
 
-  constructor(message: WireMessage, deliveryCount = 1) {
+  /** When set, ack() resolves only once this does (a broker slow to confirm acks). */
+  readonly #ackGate: Promise<void> | undefined;
+
+  constructor(message: WireMessage, deliveryCount = 1, ackGate?: Promise<void>) {
     this.message = message;
     this.deliveryCount = deliveryCount;
+    this.#ackGate = ackGate;
   }
 
   async ack(): Promise<void> {
     this.settlements.push('ack');
+    await this.#ackGate;
   }
 
   async nack(options: { requeue: boolean; delayMs?: number }): Promise<void> {
@@ -87,6 +92,9 @@ export class FakeTransport implements Transport {
     return this.healthImpl();
   }
 
+  /** Deliveries made while set confirm their acks only once it resolves. */
+  ackGate: Promise<void> | undefined;
+
   /** Hands a delivery to the latest consumer and returns it with the pipeline's promise. */
   deliver(message: Partial<WireMessage> & { body: Uint8Array }, deliveryCount = 1, consumerIndex = this.consumers.length - 1): { delivery: FakeDelivery; done: Promise<void> } {
     const consumer = this.consumers[consumerIndex];
@@ -94,6 +102,7 @@ export class FakeTransport implements Transport {
     const delivery = new FakeDelivery(
       { messageId: 'm-1', topic: consumer.spec.topic, headers: {}, contentType: 'application/json', timestamp: Date.now(), ...message },
       deliveryCount,
+      this.ackGate,
     );
     return { delivery, done: consumer.onDelivery(delivery) };
   }
