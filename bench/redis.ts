@@ -6,7 +6,8 @@
  * unconfirmed publishes and one subscriber; throughput is end to end (first publish → last handled),
  * latency is publish-call → handler per message. The `publish` suites publish alone (latency: the
  * publish call's round trip); `redis-streams backlog` drains entries written beforehand (consume
- * alone). Run: node --conditions=development bench/redis.ts
+ * alone). Run: node --conditions=development bench/redis.ts (BENCH_SUITES=redis-streams for one
+ * mode, BENCH_ROUNDS, BENCH_MESSAGES)
  */
 import { Redis } from 'ioredis';
 import type { BenchResult } from './lib.ts';
@@ -192,7 +193,19 @@ async function contractbusBacklog(): Promise<Measured> {
   return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: cpuUs / MESSAGES, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb: heapUsedMb() - heapBefore };
 }
 
+/**
+ * CPU time redis-server has used (user + sys, µs, all its threads): on a small machine the server
+ * shares the cores with the client, so its cost per message bounds throughput as much as ours.
+ */
+async function redisCpuUs(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+}
+
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** BENCH_SUITES=redis-streams,redis-pubsub: only suites whose name starts with one of these. */
+const SUITES = process.env.BENCH_SUITES?.split(',').map((s) => s.trim()).filter(Boolean);
 
 function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
@@ -217,12 +230,22 @@ export async function run(): Promise<BenchResult[]> {
     { suite: 'redis-streams publish', name: 'contractbus publish', baseline: false, once: () => contractbusPublishOnly(new RedisStreamsClient({ url: REDIS_URL }), 'streams') },
     { suite: 'redis-streams backlog', name: 'raw ioredis XREADGROUP + XACK', baseline: true, once: rawBacklog },
     { suite: 'redis-streams backlog', name: 'contractbus subscribe (validated)', baseline: false, once: contractbusBacklog },
-  ];
+  ].filter((c) => SUITES === undefined || SUITES.some((prefix) => c.suite.startsWith(prefix)));
   // Warm-up so JIT and connections do not bias the first case.
   for (const c of cases) await c.once();
   const measured = cases.map(() => [] as Measured[]);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, c] of cases.entries()) measured[i]?.push(await c.once());
+  const serverCpu = cases.map(() => [] as number[]);
+  const admin = new Redis(REDIS_URL);
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, c] of cases.entries()) {
+        const before = await redisCpuUs(admin);
+        measured[i]?.push(await c.once());
+        serverCpu[i]?.push((await redisCpuUs(admin)) - before);
+      }
+    }
+  } finally {
+    await admin.quit();
   }
   return cases.map((c, i) => {
     const runs = measured[i] ?? [];
@@ -235,7 +258,7 @@ export async function run(): Promise<BenchResult[]> {
       p50Ms: median(runs.map((m) => m.p50Ms)),
       p99Ms: median(runs.map((m) => m.p99Ms)),
       heapMb: median(runs.map((m) => m.heapMb)),
-      note: `cpu ${median(runs.map((m) => m.cpuUsPerMsg)).toFixed(1)} µs/msg; median of ${ROUNDS} interleaved rounds; window ${WINDOW}`,
+      note: `cpu ${median(runs.map((m) => m.cpuUsPerMsg)).toFixed(1)} µs/msg, redis-server ${(median(serverCpu[i] ?? []) / MESSAGES).toFixed(1)} µs/msg; median of ${ROUNDS} interleaved rounds; window ${WINDOW}`,
     };
   });
 }

@@ -184,9 +184,11 @@ export class RedisPubSubTransport implements Transport {
     if (batch.envelopes.length >= BATCH_MAX_MESSAGES || batch.chars >= BATCH_MAX_CHARS) this.#flush(topic);
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      // setImmediate, not a microtask: publishes made by the promise continuations of this tick
-      // (the next message of every publishing loop) join the batch before it goes.
-      setImmediate(this.#flushAll);
+      // process.nextTick queued from a promise continuation runs once the microtask queue is
+      // drained: publishes made by this turn's continuations (the next message of every
+      // publishing loop) join the batch. setImmediate would also wait for the rest of the
+      // event loop's I/O phase (measured: publish-only ~10 % slower).
+      process.nextTick(this.#flushAll);
     }
     return done;
   }
