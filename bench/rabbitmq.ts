@@ -3,7 +3,8 @@
  * against contractbus (same guarantees plus mandatory routing and zod validation on consume), in
  * one run. Each case publishes MESSAGES small JSON messages with WINDOW unconfirmed publishes in
  * flight and one consumer on a durable queue; throughput is end to end (first publish → last
- * handled); latency is publish call → handler per message.
+ * handled); latency is publish call → handler per message. Two more suites: `rabbitmq publish`
+ * (confirmed publishes alone into a bound queue) and `rabbitmq backlog` (a filled queue drained).
  * Run: node --conditions=development bench/rabbitmq.ts
  */
 import { connect, type ConfirmChannel } from 'amqplib';
@@ -96,6 +97,133 @@ async function contractbus(broker: MessageBroker): Promise<Measured> {
   return result;
 }
 
+/** Publishes alone (the queue is bound, nobody consumes): MESSAGES with WINDOW in flight; latency is each confirmed publish's round trip. */
+async function publishOnly(publish: (i: number) => Promise<unknown>): Promise<Measured> {
+  const latencies: number[] = [];
+  const heapBefore = heapUsedMb();
+  const cpuBefore = process.cpuUsage();
+  const started = nowMs();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: WINDOW }, async () => {
+      while (next < MESSAGES) {
+        const i = next++;
+        const t0 = nowMs();
+        await publish(i);
+        latencies.push(nowMs() - t0);
+      }
+    }),
+  );
+  const elapsed = nowMs() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
+}
+
+/** Waits until `received()` reaches MESSAGES; throughput from the start (first delivery → last handled). */
+async function drain(received: () => number, heapBefore: number): Promise<Measured> {
+  const cpuBefore = process.cpuUsage();
+  const started = nowMs();
+  const deadline = Date.now() + 120_000;
+  while (received() < MESSAGES) {
+    if (Date.now() > deadline) throw new Error(`only ${received()} of ${MESSAGES} queued messages handled within 120 s`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const elapsed = nowMs() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb: heapUsedMb() - heapBefore };
+}
+
+/** Raw amqplib: a durable queue bound to the exchange, `fill` messages published into it (confirmed). */
+async function rawQueue(fill: number): Promise<{ connection: Awaited<ReturnType<typeof connect>>; pub: ConfirmChannel; exchange: string; topic: string; queue: string; publish: (i: number) => Promise<void> }> {
+  const connection = await connect(AMQP_URL, { noDelay: true });
+  const pub: ConfirmChannel = await connection.createConfirmChannel();
+  const exchange = 'contractbus';
+  const topic = uniqueName('bench.raw');
+  const queue = `bench.${topic}`;
+  await pub.assertExchange(exchange, 'topic', { durable: true });
+  await pub.assertQueue(queue, { durable: true });
+  await pub.bindQueue(queue, exchange, topic);
+  const publish = (i: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      pub.publish(exchange, topic, Buffer.from(JSON.stringify(order(i))), { persistent: true, contentType: 'application/json' }, (error: unknown) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
+    });
+  if (fill > 0) await fillWith(publish, fill);
+  return { connection, pub, exchange, topic, queue, publish };
+}
+
+async function fillWith(publish: (i: number) => Promise<unknown>, count: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: WINDOW }, async () => { while (next < count) await publish(next++); }));
+}
+
+async function rawPublishOnly(): Promise<Measured> {
+  const { connection, pub, queue, publish } = await rawQueue(0);
+  const result = await publishOnly(publish);
+  await pub.deleteQueue(queue);
+  await connection.close();
+  return result;
+}
+
+async function rawBacklog(): Promise<Measured> {
+  const { connection, pub, queue } = await rawQueue(MESSAGES);
+  const sub = await connection.createChannel();
+  await sub.prefetch(PREFETCH);
+  let handled = 0;
+  const heapBefore = heapUsedMb();
+  const done = drain(() => handled, heapBefore);
+  await sub.consume(queue, (msg) => {
+    if (!msg) return;
+    JSON.parse(msg.content.toString('utf8'));
+    handled++;
+    sub.ack(msg);
+  });
+  const result = await done;
+  await pub.deleteQueue(queue);
+  await connection.close();
+  return result;
+}
+
+/** contractbus with its queue declared (a subscription opened and closed): publishes are mandatory, so the queue must exist. */
+async function contractbusQueue(): Promise<{ broker: MessageBroker; topic: string; dispose: () => Promise<void> }> {
+  const broker = new (clientClass())({ url: AMQP_URL });
+  await broker.connect();
+  const topic = uniqueName('bench.contractbus');
+  const declare = await broker.subscribe(topic, () => undefined, { group: 'bench' });
+  await declare.close();
+  const dispose = async (): Promise<void> => {
+    await broker.disconnect();
+    const admin = new RabbitMQTransport({ url: AMQP_URL });
+    await admin.connect();
+    await admin.deleteQueue(`bench.${topic}`).catch(() => undefined);
+    await admin.close();
+  };
+  return { broker, topic, dispose };
+}
+
+async function contractbusPublishOnly(): Promise<Measured> {
+  const { broker, topic, dispose } = await contractbusQueue();
+  const result = await publishOnly((i) => broker.publish(topic, order(i)));
+  await dispose();
+  return result;
+}
+
+async function contractbusBacklog(): Promise<Measured> {
+  const { broker, topic, dispose } = await contractbusQueue();
+  await fillWith((i) => broker.publish(topic, order(i)), MESSAGES);
+  let handled = 0;
+  const heapBefore = heapUsedMb();
+  const done = drain(() => handled, heapBefore);
+  const subscription = await broker.subscribe<OrderT>(topic, () => void handled++, { validate: (payload: unknown) => Order.parse(payload), group: 'bench', concurrency: WINDOW, prefetch: PREFETCH });
+  const result = await done;
+  await subscription.close();
+  await dispose();
+  return result;
+}
+
+function clientClass(): new (options: { url: string }) => MessageBroker {
+  return (rabbit as Record<string, unknown>).RabbitMQClient as new (options: { url: string }) => MessageBroker;
+}
+
 /** Median by throughput of ROUNDS interleaved runs: the machine is shared and fsync timing varies a lot. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -105,39 +233,45 @@ function median(runs: Measured[]): Measured {
 }
 
 export async function run(): Promise<BenchResult[]> {
-  const Client = (rabbit as Record<string, unknown>).RabbitMQClient as (new (options: { url: string }) => MessageBroker) | undefined;
-  const cases: Array<{ name: string; baseline: boolean; note?: string; once: () => Promise<Measured> }> = [
-    { name: 'raw amqplib (confirm, persistent)', baseline: true, once: raw },
-    { name: 'contractbus transport only', baseline: false, note: 'binding seam, no pipeline', once: transportOnly },
+  const cases: Array<{ suite: string; name: string; baseline: boolean; note?: string; once: () => Promise<Measured> }> = [
+    { suite: 'rabbitmq', name: 'raw amqplib (confirm, persistent)', baseline: true, once: raw },
+    { suite: 'rabbitmq', name: 'contractbus transport only', baseline: false, note: 'binding seam, no pipeline', once: transportOnly },
+    { suite: 'rabbitmq', name: 'contractbus (validated)', baseline: false, once: () => contractbus(new (clientClass())({ url: AMQP_URL })) },
+    { suite: 'rabbitmq publish', name: 'raw amqplib publish (confirm, persistent)', baseline: true, once: rawPublishOnly },
+    { suite: 'rabbitmq publish', name: 'contractbus publish', baseline: false, once: contractbusPublishOnly },
+    { suite: 'rabbitmq backlog', name: 'raw amqplib consume + ack', baseline: true, once: rawBacklog },
+    { suite: 'rabbitmq backlog', name: 'contractbus subscribe (validated)', baseline: false, once: contractbusBacklog },
   ];
-  if (Client) cases.push({ name: 'contractbus (validated)', baseline: false, once: () => contractbus(new Client({ url: AMQP_URL })) });
-  // BENCH_CASES=raw,transport,contractbus (substrings of the case names) runs a subset, e.g. to profile one case alone.
+  // BENCH_SUITES=rabbitmq publish (prefixes of suite names) and BENCH_CASES=raw,transport,contractbus
+  // (substrings of case names) run a subset, e.g. to profile one case alone.
+  const suites = process.env.BENCH_SUITES?.split(',').map((x) => x.trim()).filter(Boolean);
   const only = process.env.BENCH_CASES?.split(',').filter(Boolean);
-  if (only) cases.splice(0, cases.length, ...cases.filter((c) => only.some((o) => c.name.includes(o))));
+  const selected = cases.filter((c) => (suites === undefined || suites.some((prefix) => c.suite.startsWith(prefix))) && (only === undefined || only.some((o) => c.name.includes(o))));
   await raw(); // warm-up: JIT, broker queues, connections
-  const runs = cases.map(() => [] as Measured[]);
+  const runs = selected.map(() => [] as Measured[]);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [index, c] of cases.entries()) runs[index]!.push(await c.once());
+    for (const [index, c] of selected.entries()) runs[index]!.push(await c.once());
   }
-  return cases.map((c, index) => {
+  return selected.map((c, index) => {
     const m = median(runs[index]!);
     const spread = runs[index]!.map((r) => Math.round(r.msgPerSec)).join('/');
     const cpu = runs[index]!.map((r) => r.cpuUsPerMsg).sort((a, b) => a - b)[Math.floor(ROUNDS / 2)] ?? Number.NaN;
-    return { suite: 'rabbitmq', case: c.name, baseline: c.baseline, messages: MESSAGES, msgPerSec: Math.round(m.msgPerSec), p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${c.note ? `${c.note}; ` : ''}CPU ${cpu.toFixed(0)} µs/msg (both ends, one process); median of ${ROUNDS} interleaved runs (msg/s ${spread})` };
+    return { suite: c.suite, case: c.name, baseline: c.baseline, messages: MESSAGES, msgPerSec: Math.round(m.msgPerSec), p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${c.note ? `${c.note}; ` : ''}CPU ${cpu.toFixed(0)} µs/msg (both ends, one process); median of ${ROUNDS} interleaved runs (msg/s ${spread})` };
   });
 }
 
 if (import.meta.main) {
   const rows = await run();
-  const base = rows.find((r) => r.baseline);
+  const base = (suite: string): BenchResult | undefined => rows.find((r) => r.suite === suite && r.baseline);
   console.table(
     rows.map((r) => ({
+      suite: r.suite,
       case: r.case,
       'msg/s': r.msgPerSec,
-      'vs raw': r.baseline ? '' : `${((r.msgPerSec ?? 0) / (base?.msgPerSec ?? 1)).toFixed(2)}×`,
+      'vs raw': r.baseline ? '' : `${((r.msgPerSec ?? 0) / (base(r.suite)?.msgPerSec ?? 1)).toFixed(2)}×`,
       'p50 ms': r.p50Ms?.toFixed(3),
       'p99 ms': r.p99Ms?.toFixed(3),
-      'p99 +ms': r.baseline ? '' : ((r.p99Ms ?? 0) - (base?.p99Ms ?? 0)).toFixed(3),
+      'p99 +ms': r.baseline ? '' : ((r.p99Ms ?? 0) - (base(r.suite)?.p99Ms ?? 0)).toFixed(3),
       'heap MB': r.heapMb?.toFixed(1),
       note: r.note,
     })),
