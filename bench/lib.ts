@@ -103,3 +103,43 @@ export async function drive(
   const cpu = process.cpuUsage(cpuBefore);
   return { msgPerSec: (messages / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / messages, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
 }
+
+/** Publishes alone (nobody consumes): `messages` with `window` in flight; latency is each publish call's round trip. */
+export async function publishOnly(publish: (i: number) => Promise<unknown>, { messages, window }: { messages: number; window: number }): Promise<Measured> {
+  const latencies: number[] = [];
+  const heapBefore = heapUsedMb();
+  const cpuBefore = process.cpuUsage();
+  const started = nowMs();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: window }, async () => {
+      while (next < messages) {
+        const i = next++;
+        const t0 = nowMs();
+        await publish(i);
+        latencies.push(nowMs() - t0);
+      }
+    }),
+  );
+  const elapsed = nowMs() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { msgPerSec: (messages / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / messages, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
+}
+
+/**
+ * Drains a backlog written beforehand: resolves once `received()` reaches `messages`, with the
+ * throughput from the call (start it just before the consumer) to the last message handled.
+ */
+export async function drainBacklog(received: () => number, messages: number): Promise<Measured> {
+  const heapBefore = heapUsedMb();
+  const cpuBefore = process.cpuUsage();
+  const started = nowMs();
+  const deadline = Date.now() + 120_000;
+  while (received() < messages) {
+    if (Date.now() > deadline) throw new Error(`only ${received()} of ${messages} backlog messages handled within 120 s`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const elapsed = nowMs() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { msgPerSec: (messages / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / messages, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb: heapUsedMb() - heapBefore };
+}

@@ -9,7 +9,7 @@
  */
 import { connect, type ConfirmChannel } from 'amqplib';
 import type { BenchResult } from './lib.ts';
-import { drive, heapUsedMb, nowMs, Order, order, summarise, uniqueName, type Measured, type OrderT } from './lib.ts';
+import { drainBacklog, drive, nowMs, Order, order, publishOnly, uniqueName, type Measured, type OrderT } from './lib.ts';
 import { RabbitMQTransport } from '../runtime/bindings/rabbitmq/transport.ts';
 import * as rabbit from '../runtime/bindings/rabbitmq/index.ts';
 import type { MessageBroker } from '../runtime/core/types.ts';
@@ -20,19 +20,32 @@ const WINDOW = 100;
 const SHAPE = { messages: MESSAGES, window: WINDOW };
 const PREFETCH = 200;
 
-
-
-
-async function raw(): Promise<Measured> {
+/** Raw amqplib: a durable queue bound to the exchange, `fill` messages published into it (confirmed). */
+async function rawQueue(fill: number): Promise<{ connection: Awaited<ReturnType<typeof connect>>; pub: ConfirmChannel; queue: string; publish: (i: number) => Promise<void> }> {
   const connection = await connect(AMQP_URL, { noDelay: true });
   const pub: ConfirmChannel = await connection.createConfirmChannel();
-  const sub = await connection.createChannel();
   const exchange = 'contractbus';
   const topic = uniqueName('bench.raw');
   const queue = `bench.${topic}`;
   await pub.assertExchange(exchange, 'topic', { durable: true });
   await pub.assertQueue(queue, { durable: true });
   await pub.bindQueue(queue, exchange, topic);
+  const publish = (i: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      pub.publish(exchange, topic, Buffer.from(JSON.stringify(order(i))), { persistent: true, contentType: 'application/json' }, (error: unknown) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
+    });
+  if (fill > 0) await fillWith(publish, fill);
+  return { connection, pub, queue, publish };
+}
+
+async function fillWith(publish: (i: number) => Promise<unknown>, count: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: WINDOW }, async () => { while (next < count) await publish(next++); }));
+}
+
+async function raw(): Promise<Measured> {
+  const { connection, pub, queue, publish } = await rawQueue(0);
+  const sub = await connection.createChannel();
   await sub.prefetch(PREFETCH);
   const latencies: number[] = [];
   await sub.consume(queue, (msg) => {
@@ -41,10 +54,6 @@ async function raw(): Promise<Measured> {
     latencies.push(nowMs() - message.sentAt);
     sub.ack(msg);
   });
-  const publish = (i: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      pub.publish(exchange, topic, Buffer.from(JSON.stringify(order(i))), { persistent: true, contentType: 'application/json' }, (error: unknown) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
-    });
   const result = await drive(publish, () => latencies.length, latencies, SHAPE);
   await pub.deleteQueue(queue);
   await connection.close();
@@ -97,68 +106,9 @@ async function contractbus(broker: MessageBroker): Promise<Measured> {
   return result;
 }
 
-/** Publishes alone (the queue is bound, nobody consumes): MESSAGES with WINDOW in flight; latency is each confirmed publish's round trip. */
-async function publishOnly(publish: (i: number) => Promise<unknown>): Promise<Measured> {
-  const latencies: number[] = [];
-  const heapBefore = heapUsedMb();
-  const cpuBefore = process.cpuUsage();
-  const started = nowMs();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: WINDOW }, async () => {
-      while (next < MESSAGES) {
-        const i = next++;
-        const t0 = nowMs();
-        await publish(i);
-        latencies.push(nowMs() - t0);
-      }
-    }),
-  );
-  const elapsed = nowMs() - started;
-  const cpu = process.cpuUsage(cpuBefore);
-  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
-}
-
-/** Waits until `received()` reaches MESSAGES; throughput from the start (first delivery → last handled). */
-async function drain(received: () => number, heapBefore: number): Promise<Measured> {
-  const cpuBefore = process.cpuUsage();
-  const started = nowMs();
-  const deadline = Date.now() + 120_000;
-  while (received() < MESSAGES) {
-    if (Date.now() > deadline) throw new Error(`only ${received()} of ${MESSAGES} queued messages handled within 120 s`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  const elapsed = nowMs() - started;
-  const cpu = process.cpuUsage(cpuBefore);
-  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb: heapUsedMb() - heapBefore };
-}
-
-/** Raw amqplib: a durable queue bound to the exchange, `fill` messages published into it (confirmed). */
-async function rawQueue(fill: number): Promise<{ connection: Awaited<ReturnType<typeof connect>>; pub: ConfirmChannel; exchange: string; topic: string; queue: string; publish: (i: number) => Promise<void> }> {
-  const connection = await connect(AMQP_URL, { noDelay: true });
-  const pub: ConfirmChannel = await connection.createConfirmChannel();
-  const exchange = 'contractbus';
-  const topic = uniqueName('bench.raw');
-  const queue = `bench.${topic}`;
-  await pub.assertExchange(exchange, 'topic', { durable: true });
-  await pub.assertQueue(queue, { durable: true });
-  await pub.bindQueue(queue, exchange, topic);
-  const publish = (i: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      pub.publish(exchange, topic, Buffer.from(JSON.stringify(order(i))), { persistent: true, contentType: 'application/json' }, (error: unknown) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
-    });
-  if (fill > 0) await fillWith(publish, fill);
-  return { connection, pub, exchange, topic, queue, publish };
-}
-
-async function fillWith(publish: (i: number) => Promise<unknown>, count: number): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: WINDOW }, async () => { while (next < count) await publish(next++); }));
-}
-
 async function rawPublishOnly(): Promise<Measured> {
   const { connection, pub, queue, publish } = await rawQueue(0);
-  const result = await publishOnly(publish);
+  const result = await publishOnly(publish, SHAPE);
   await pub.deleteQueue(queue);
   await connection.close();
   return result;
@@ -169,8 +119,7 @@ async function rawBacklog(): Promise<Measured> {
   const sub = await connection.createChannel();
   await sub.prefetch(PREFETCH);
   let handled = 0;
-  const heapBefore = heapUsedMb();
-  const done = drain(() => handled, heapBefore);
+  const done = drainBacklog(() => handled, MESSAGES);
   await sub.consume(queue, (msg) => {
     if (!msg) return;
     JSON.parse(msg.content.toString('utf8'));
@@ -202,7 +151,7 @@ async function contractbusQueue(): Promise<{ broker: MessageBroker; topic: strin
 
 async function contractbusPublishOnly(): Promise<Measured> {
   const { broker, topic, dispose } = await contractbusQueue();
-  const result = await publishOnly((i) => broker.publish(topic, order(i)));
+  const result = await publishOnly((i) => broker.publish(topic, order(i)), SHAPE);
   await dispose();
   return result;
 }
@@ -211,8 +160,7 @@ async function contractbusBacklog(): Promise<Measured> {
   const { broker, topic, dispose } = await contractbusQueue();
   await fillWith((i) => broker.publish(topic, order(i)), MESSAGES);
   let handled = 0;
-  const heapBefore = heapUsedMb();
-  const done = drain(() => handled, heapBefore);
+  const done = drainBacklog(() => handled, MESSAGES);
   const subscription = await broker.subscribe<OrderT>(topic, () => void handled++, { validate: (payload: unknown) => Order.parse(payload), group: 'bench', concurrency: WINDOW, prefetch: PREFETCH });
   const result = await done;
   await subscription.close();

@@ -11,7 +11,7 @@
  */
 import { Redis } from 'ioredis';
 import type { BenchResult } from './lib.ts';
-import { drive, heapUsedMb, nowMs, Order, order, summarise, uniqueName, type Measured, type OrderT } from './lib.ts';
+import { drainBacklog, drive, nowMs, Order, order, publishOnly, uniqueName, type Measured, type OrderT } from './lib.ts';
 import { RedisPubSubClient, RedisStreamsClient } from '../runtime/bindings/redis/index.ts';
 import type { MessageBroker } from '../runtime/core/types.ts';
 
@@ -94,32 +94,10 @@ async function contractbus(broker: MessageBroker, mode: 'pubsub' | 'streams'): P
   return result;
 }
 
-/** Publishes alone (nobody consumes): MESSAGES with WINDOW in flight; latency is each publish call's round trip. */
-async function publishOnly(publish: (i: number) => Promise<unknown>): Promise<Measured> {
-  const latencies: number[] = [];
-  const heapBefore = heapUsedMb();
-  const cpuBefore = process.cpuUsage();
-  const started = nowMs();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: WINDOW }, async () => {
-      while (next < MESSAGES) {
-        const i = next++;
-        const t0 = nowMs();
-        await publish(i);
-        latencies.push(nowMs() - t0);
-      }
-    }),
-  );
-  const elapsed = nowMs() - started;
-  const cpu = process.cpuUsage(cpuBefore);
-  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / MESSAGES, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
-}
-
 async function rawPublishOnly(mode: 'pubsub' | 'streams'): Promise<Measured> {
   const pub = new Redis(REDIS_URL, { enableAutoPipelining: true });
   const key = uniqueName(`bench.raw.publish.${mode}`);
-  const result = await publishOnly((i) => (mode === 'pubsub' ? pub.publish(key, JSON.stringify(order(i))) : pub.xadd(key, 'MAXLEN', '~', 100_000, '*', 'data', JSON.stringify(order(i)))));
+  const result = await publishOnly((i) => (mode === 'pubsub' ? pub.publish(key, JSON.stringify(order(i))) : pub.xadd(key, 'MAXLEN', '~', 100_000, '*', 'data', JSON.stringify(order(i)))), SHAPE);
   if (mode === 'streams') await pub.del(key);
   await pub.quit();
   return result;
@@ -128,25 +106,12 @@ async function rawPublishOnly(mode: 'pubsub' | 'streams'): Promise<Measured> {
 async function contractbusPublishOnly(broker: MessageBroker, mode: 'pubsub' | 'streams'): Promise<Measured> {
   await broker.connect();
   const topic = uniqueName(`bench.contractbus.publish.${mode}`);
-  const result = await publishOnly((i) => broker.publish(topic, order(i)));
+  const result = await publishOnly((i) => broker.publish(topic, order(i)), SHAPE);
   await broker.disconnect();
   if (mode === 'streams') {
     await deleteKey(topic);
   }
   return result;
-}
-
-/** Drains a backlog of MESSAGES entries that was written before the clock started (first entry → last handled). */
-async function drain(received: () => number): Promise<{ elapsed: number; cpuUs: number }> {
-  const cpuBefore = process.cpuUsage();
-  const started = nowMs();
-  const deadline = Date.now() + 120_000;
-  while (received() < MESSAGES) {
-    if (Date.now() > deadline) throw new Error(`only ${received()} of ${MESSAGES} backlog entries handled within 120 s`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  const cpu = process.cpuUsage(cpuBefore);
-  return { elapsed: nowMs() - started, cpuUs: cpu.user + cpu.system };
 }
 
 async function rawBacklog(): Promise<Measured> {
@@ -157,7 +122,6 @@ async function rawBacklog(): Promise<Measured> {
   await redis.xgroup('CREATE', stream, 'bench', '0');
   let handled = 0;
   let stop = false;
-  const heapBefore = heapUsedMb();
   const consume = (async () => {
     while (!stop) {
       const reply = (await reader.xreadgroup('GROUP', 'bench', 'c1', 'COUNT', WINDOW * 2, 'BLOCK', 200, 'STREAMS', stream, '>')) as Array<[string, Array<[string, string[]]>]> | null;
@@ -170,12 +134,12 @@ async function rawBacklog(): Promise<Measured> {
       }
     }
   })();
-  const { elapsed, cpuUs } = await drain(() => handled);
+  const result = await drainBacklog(() => handled, MESSAGES);
   stop = true;
   await consume;
   await redis.del(stream);
   await Promise.all([redis.quit(), reader.quit()]);
-  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: cpuUs / MESSAGES, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb: heapUsedMb() - heapBefore };
+  return result;
 }
 
 async function contractbusBacklog(): Promise<Measured> {
@@ -184,13 +148,12 @@ async function contractbusBacklog(): Promise<Measured> {
   const topic = uniqueName('bench.contractbus.backlog');
   await Promise.all(Array.from({ length: MESSAGES }, (_, i) => broker.publish(topic, order(i))));
   let handled = 0;
-  const heapBefore = heapUsedMb();
   const subscription = await broker.subscribe<OrderT>(topic, () => void handled++, { validate: (payload: unknown) => Order.parse(payload), concurrency: WINDOW, prefetch: WINDOW * 2, group: 'bench', startFrom: 'earliest' });
-  const { elapsed, cpuUs } = await drain(() => handled);
+  const result = await drainBacklog(() => handled, MESSAGES);
   await subscription.close();
   await broker.disconnect();
   await deleteKey(topic);
-  return { msgPerSec: (MESSAGES / elapsed) * 1000, cpuUsPerMsg: cpuUs / MESSAGES, p50Ms: Number.NaN, p99Ms: Number.NaN, heapMb: heapUsedMb() - heapBefore };
+  return result;
 }
 
 /**
