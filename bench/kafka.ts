@@ -9,6 +9,7 @@
  * BENCH_ROUNDS (default 1) interleaves rounds (raw, contractbus, raw, …) and reports the median:
  * the machine is shared and noisy. BENCH_MESSAGES (default 20 000). BENCH_WARMUP (default 5 000):
  * messages each contender publishes and drains once before the first round (see warmUp).
+ * BENCH_PHASES (default all: produce,consume,e2e,latency) runs only some phases (consume needs produce).
  * Each row also shows process CPU per message (both ends): steadier than msg/s on a busy machine.
  * Run: node --conditions=development bench/kafka.ts
  */
@@ -23,6 +24,7 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const WINDOW = 100;
 const PACE_MS = 2;
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'produce,consume,e2e,latency').split(','));
 
 
 interface Measured {
@@ -295,15 +297,23 @@ export async function run(): Promise<BenchResult[]> {
       for (let round = 0; round < ROUNDS; round++) {
         for (const [name, c] of [['raw', raw], ['ours', ours]] as const) {
           if (round === 0) await warmUp(c);
-          const produced = await measureProduce(c);
-          record(`${name}:produce`, produced.measured);
-          trace(`${c.label} produce done`);
-          record(`${name}:consume`, await measureConsume(c, produced.topic));
-          trace(`${c.label} consume done`);
-          record(`${name}:e2e`, await measureEndToEnd(c));
-          trace(`${c.label} e2e done`);
-          record(`${name}:latency`, await measureLatency(c));
-          trace(`${c.label} latency done`);
+          if (PHASES.has('produce') || PHASES.has('consume')) {
+            const produced = await measureProduce(c);
+            record(`${name}:produce`, produced.measured);
+            trace(`${c.label} produce done`);
+            if (PHASES.has('consume')) {
+              record(`${name}:consume`, await measureConsume(c, produced.topic));
+              trace(`${c.label} consume done`);
+            }
+          }
+          if (PHASES.has('e2e')) {
+            record(`${name}:e2e`, await measureEndToEnd(c));
+            trace(`${c.label} e2e done`);
+          }
+          if (PHASES.has('latency')) {
+            record(`${name}:latency`, await measureLatency(c));
+            trace(`${c.label} latency done`);
+          }
         }
         console.error(`bench kafka: ${driver} round ${round + 1}/${ROUNDS} done`);
       }
@@ -312,6 +322,7 @@ export async function run(): Promise<BenchResult[]> {
       await ours.close();
     }
     for (const phase of ['produce', 'consume', 'e2e', 'latency'] as const) {
+      if (!results.has(`raw:${phase}`)) continue;
       const suite = `kafka-${driver} ${phase}`;
       const note = {
         produce: 'p50/p99 = ack latency',
