@@ -197,6 +197,8 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
   #paused = false;
   #resolveJoined!: () => void;
   readonly #removers: Array<() => void> = [];
+  /** performance.now() when kafkajs last started a fetch (see QUICK_FETCH_MS). */
+  #fetchStartedAt = 0;
 
   constructor(kafka: Kafka, spec: GroupConsumerSpec, onClosed: () => void) {
     this.#spec = spec;
@@ -240,6 +242,9 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
         this.#spec.onError(event.payload.error, event.payload.restart);
       }),
       this.#consumer.on(events.STOP, () => this.#revokeAll()),
+      this.#consumer.on(events.FETCH_START, () => {
+        this.#fetchStartedAt = performance.now();
+      }),
     );
   }
 
@@ -297,6 +302,8 @@ class KafkajsGroupConsumer implements DriverGroupConsumer {
       return record;
     });
     await this.#spec.onBatch(records, context);
+    // kafkajs fetches again as soon as every batch of the last fetch was handled: see QUICK_FETCH_MS.
+    if (performance.now() - this.#fetchStartedAt < QUICK_FETCH_MS && !context.isStale()) await linger();
   }
 
   assignment(): TopicPartition[] {
@@ -346,6 +353,22 @@ function toMessage(record: OutgoingRecord): Message {
   };
   if (record.partition !== undefined) message.partition = record.partition;
   return message;
+}
+
+/**
+ * A fetch answered and handled within 0.5 ms of its start means the broker had records waiting
+ * and hands them out as fast as we ask: with minBytes 1, a consumer that keeps up with a busy
+ * producer fetched ~1 record per request (4 000 fetches for 5 000 records, each costing ~0.1 ms
+ * of main-thread CPU in kafkajs plus a socket write). Such a batch then holds the next fetch back
+ * by one timer tick (LINGER_MS, ~1 ms), so it brings several records. A fetch that waited at the
+ * broker for a record (a quiet or paced topic) takes longer than that and is never held back, and
+ * neither is a backlog (its batches take longer to handle).
+ */
+const QUICK_FETCH_MS = 0.5;
+const LINGER_MS = 1;
+
+function linger(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, LINGER_MS));
 }
 
 /** The value of a record without one (zero bytes: nothing to mutate, so one is shared). */
