@@ -51,24 +51,22 @@ const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * One delivery of one record. A class rather than an object of closures: this is allocated for
- * every record, and its ack/nack live on the prototype. ack/nack only record the outcome; the
- * partition loop awaiting `outcome` moves on (and commits) from there.
+ * every record, and its ack/nack live on the prototype. ack/nack only record the outcome and pass
+ * it to `onSettled` (the batch in progress, or a promise's resolve on the rare redelivery path),
+ * which moves the partition on (and commits) from there: no promise of its own per record.
  */
 class RecordDelivery implements Delivery {
   readonly message: WireMessage;
   readonly deliveryCount: number;
-  readonly outcome: Promise<Outcome>;
   readonly #state: PartitionState;
-  #resolve!: (outcome: Outcome) => void;
+  readonly #onSettled: (outcome: Outcome) => void;
   #settled = false;
 
-  constructor(message: WireMessage, deliveryCount: number, state: PartitionState) {
+  constructor(message: WireMessage, deliveryCount: number, state: PartitionState, onSettled: (outcome: Outcome) => void) {
     this.message = message;
     this.deliveryCount = deliveryCount;
     this.#state = state;
-    this.outcome = new Promise<Outcome>((resolve) => {
-      this.#resolve = resolve;
-    });
+    this.#onSettled = onSettled;
   }
 
   ack(): Promise<void> {
@@ -85,8 +83,30 @@ class RecordDelivery implements Delivery {
     if (this.#settled) return;
     this.#settled = true;
     if (this.#state.inHand === this) this.#state.inHand = undefined;
-    this.#resolve(outcome);
+    this.#onSettled(outcome);
   }
+}
+
+/**
+ * One onBatch call in progress. Records are handed out by #step; the settlement of the record in
+ * hand queues #resume as a microtask (never synchronously: ack() runs inside the shared layer,
+ * and a revocation inside a driver event), which takes the next one. One promise per batch.
+ */
+interface BatchRun {
+  readonly records: IncomingRecord[];
+  readonly state: PartitionState;
+  readonly context: BatchContext;
+  /** The record in hand (or the next to look at). */
+  index: number;
+  offset: bigint;
+  message: WireMessage | undefined;
+  outcome: Outcome;
+  /** The last handled record: passed to context.resolve once, when the batch ends. */
+  handled: IncomingRecord | undefined;
+  /** The record in hand was settled (RecordDelivery's onSettled). */
+  settled: (outcome: Outcome) => void;
+  resume: () => void;
+  end: (error?: unknown) => void;
 }
 
 export class ConsumerRunner {
@@ -150,57 +170,129 @@ export class ConsumerRunner {
     }
   };
 
-  readonly onBatch = async (records: IncomingRecord[], context: BatchContext): Promise<void> => {
+  readonly onBatch = (records: IncomingRecord[], context: BatchContext): Promise<void> => {
     const first = records[0];
-    if (!first) return;
+    if (!first) return SETTLED;
     let state = this.#partitions.get(`${first.topic}:${first.partition}`);
     // kafkajs may hand out a batch before its GROUP_JOIN event reached us.
     if (!state) {
       this.onAssigned([{ topic: first.topic, partition: first.partition }]);
       state = this.#partitions.get(`${first.topic}:${first.partition}`);
     }
-    if (!state) return;
+    if (!state) return SETTLED;
+    const partition = state;
     this.#busy.add(context);
     this.#ensureHeartbeat();
-    const autoCommit = this.#options.autoCommit;
-    // The last handled record, passed to context.resolve once when the batch ends rather than per
-    // record (a driver call that is not free: kafkajs parses and formats a Long each time; and a
-    // DecodedRecord makes its decimal offset only when asked). The
-    // driver reads it only after onBatch returned; if the batch went stale, resolve is a no-op and
-    // the driver starts over from the committed offset or the seek anyway.
-    let handled: IncomingRecord | undefined;
+    return new Promise<void>((resolve, reject) => {
+      const run: BatchRun = {
+        records,
+        state: partition,
+        context,
+        index: 0,
+        offset: 0n,
+        message: undefined,
+        outcome: DONE,
+        handled: undefined,
+        settled: (outcome) => {
+          run.outcome = outcome;
+          queueMicrotask(run.resume);
+        },
+        resume: () => this.#resume(run),
+        end: (error) => {
+          // The last handled record, passed to context.resolve once when the batch ends rather
+          // than per record (a driver call that is not free: kafkajs parses and formats a Long
+          // each time; a DecodedRecord makes its decimal offset only when asked). The driver reads
+          // it only after onBatch returned; if the batch went stale, resolve is a no-op and the
+          // driver starts over from the committed offset or the seek anyway.
+          // Commits stay on their timer (commitIntervalMs): awaiting one per batch would add a
+          // broker round trip to every batch, and a revoked partition is never committed anyway.
+          let failure = error;
+          if (run.handled !== undefined) {
+            try {
+              context.resolve(run.handled.offset);
+            } catch (resolveError) {
+              failure ??= resolveError;
+            }
+          }
+          this.#busy.delete(context);
+          if (failure === undefined) resolve();
+          else reject(failure);
+        },
+      };
+      this.#step(run);
+    });
+  };
+
+  /** Hands out the records of a batch from run.index on, until one is in the handler's hands or the batch ends. */
+  #step(run: BatchRun): void {
     try {
-      for (const record of records) {
-        if (this.#isStale(state, context)) return;
-        if (this.#paused) {
-          await this.#waitForResume(state);
-          if (this.#isStale(state, context)) return;
-        }
+      const { records, state, context } = run;
+      while (run.index < records.length) {
+        if (this.#isStale(state, context)) return run.end();
+        if (this.#paused) return void this.#stepAfterPause(run);
+        const record = records[run.index] as IncomingRecord;
         const offset = offsetOf(record);
         // A driver may repeat records after a rejoin; they were handed out already.
-        if (state.lastHandled !== undefined && offset <= state.lastHandled) continue;
-        state.tracker.start(offset);
-        const message = fromRecord(record);
-        // The common case costs one delivery and one await: the handler acked the first time.
-        const outcome = await this.#deliverOnce(message, 1, state);
-        if (outcome !== DONE && !(await this.#handleAgain(message, outcome, state, context))) {
-          // Stale but not revoked (e.g. a seek): the driver fetches this record again.
-          if (!state.revoked) this.#reset(state);
-          return;
+        if (state.lastHandled !== undefined && offset <= state.lastHandled) {
+          run.index++;
+          continue;
         }
-        state.tracker.finish(offset);
-        state.lastHandled = offset;
-        handled = record;
-        this.delivered++;
-        if (autoCommit && !state.commitQueued) this.#queueCommit(state);
+        state.tracker.start(offset);
+        run.offset = offset;
+        run.message = fromRecord(record);
+        // The common case costs one delivery and one microtask: the handler acked the first time.
+        this.#deliver(new RecordDelivery(run.message, 1, state, run.settled), state);
+        return;
       }
-    } finally {
-      if (handled !== undefined) context.resolve(handled.offset);
-      this.#busy.delete(context);
+      run.end();
+    } catch (error) {
+      run.end(error);
     }
-    // Commits stay on their timer (commitIntervalMs): awaiting one per batch would add a broker
-    // round trip to every batch, and a revoked partition is never committed anyway.
-  };
+  }
+
+  /** The record in hand was settled (a microtask: nothing may throw out of here). */
+  #resume(run: BatchRun): void {
+    if (run.outcome !== DONE) return void this.#handleAgainThenStep(run);
+    try {
+      this.#handled(run);
+    } catch (error) {
+      return run.end(error);
+    }
+    this.#step(run);
+  }
+
+  #handled(run: BatchRun): void {
+    const state = run.state;
+    state.tracker.finish(run.offset);
+    state.lastHandled = run.offset;
+    run.handled = run.records[run.index];
+    run.index++;
+    this.delivered++;
+    if (this.#options.autoCommit && !state.commitQueued) this.#queueCommit(state);
+  }
+
+  async #stepAfterPause(run: BatchRun): Promise<void> {
+    try {
+      await this.#waitForResume(run.state);
+    } catch (error) {
+      return run.end(error);
+    }
+    this.#step(run);
+  }
+
+  async #handleAgainThenStep(run: BatchRun): Promise<void> {
+    try {
+      if (!(await this.#handleAgain(run.message as WireMessage, run.outcome, run.state, run.context))) {
+        // Stale but not revoked (e.g. a seek): the driver fetches this record again.
+        if (!run.state.revoked) this.#reset(run.state);
+        return run.end();
+      }
+      this.#handled(run);
+    } catch (error) {
+      return run.end(error);
+    }
+    this.#step(run);
+  }
 
   /** After a first delivery that was not acked: redeliveries (in order), the DLQ, or stale. */
   async #handleAgain(message: WireMessage, firstOutcome: Outcome, state: PartitionState, context: BatchContext): Promise<boolean> {
@@ -228,16 +320,18 @@ export class ConsumerRunner {
     }
   }
 
-  /** Callers check #isStale right before (no await in between): not repeated here. */
+  /** Redeliveries (rare): one promise per delivery. Callers check #isStale right before. */
   #deliverOnce(message: WireMessage, deliveryCount: number, state: PartitionState): Promise<Outcome> {
-    const delivery = new RecordDelivery(message, deliveryCount, state);
+    return new Promise((resolve) => this.#deliver(new RecordDelivery(message, deliveryCount, state, resolve), state));
+  }
+
+  #deliver(delivery: RecordDelivery, state: PartitionState): void {
     state.inHand = delivery;
     this.#options.onDelivery(delivery).catch((error: unknown) => {
       // The shared layer settles every delivery itself; a throw means it could not: try again later.
       this.#options.onError(error instanceof Error ? error : new Error(String(error)), `handling a record of ${state.key}`);
       delivery.settle({ kind: 'requeue', delayMs: 1_000 });
     });
-    return delivery.outcome;
   }
 
   async #deadLetterUntilDone(message: WireMessage, attempts: number, state: PartitionState, context: BatchContext): Promise<boolean> {
