@@ -22,6 +22,11 @@ export class OffsetTracker {
   }
 
   finish(offset: bigint): void {
+    // Records of a partition are handled one at a time: the one finishing is the only one out.
+    if (this.#outstanding.length === 1 && this.#outstanding[0] === offset) {
+      this.#outstanding.pop();
+      return;
+    }
     const index = this.#outstanding.indexOf(offset);
     if (index >= 0) this.#outstanding.splice(index, 1);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WireMessage } from '../../core/transport.ts';
-import { DecodedRecord, decodeHeaderText, fromRecord, offsetOf, parseTime, recordPositionOf, toRecord } from './wire.ts';
+import { DecodedRecord, decodeHeaderText, fromRecord, offsetOf, parseTime, parseTimeBytes, recordPositionOf, toRecord } from './wire.ts';
 
 const body = new TextEncoder().encode('{"a":1}');
 
@@ -36,7 +36,11 @@ describe('Kafka wire mapping', () => {
     const samples = ['2024-02-29T23:59:59.999Z', '2023-02-28T00:00:00.000Z', '2026-11-30T12:34:56.789Z', '1970-01-01T00:00:00.000Z'];
     for (let t = -5e11; t < 5e12; t += 7_777_777_777) samples.push(new Date(t).toISOString());
     const odd = ['2023-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '0050-01-01T00:00:00.000Z', '2026-11-29T02:22:23Z', '2026-11-29T02:22:23.123+01:00', '2026-1a-29T02:22:23.123Z', 'garbage'];
-    for (const value of [...samples, ...odd]) expect(parseTime(value)).toEqual(Date.parse(value));
+    for (const value of [...samples, ...odd]) {
+      expect(parseTime(value)).toEqual(Date.parse(value));
+      expect(parseTimeBytes(Buffer.from(value))).toEqual(Date.parse(value));
+      expect(parseTimeBytes(new TextEncoder().encode(value))).toEqual(Date.parse(value));
+    }
   });
 
   it('decodes header text exactly as utf8 does, common names and values included', () => {
@@ -56,6 +60,12 @@ describe('Kafka wire mapping', () => {
     expect(offsetOf(decoded)).toBe(12345678901234567n);
     expect(offsetOf(plain)).toBe(12345678901234567n);
     expect(fromRecord(decoded)).toEqual(fromRecord(plain));
+    // As the drivers build it: header bytes, ce_time parsed from its bytes.
+    const fromBytes = new DecodedRecord('t', 1, 12345678901234567n, record.key, record.value, record.timestamp);
+    for (const name in record.headers) fromBytes.addHeaderBytes(Buffer.from(name), Buffer.from(record.headers[name] as string));
+    expect(fromRecord(fromBytes)).toEqual(fromRecord(plain));
+    expect(fromBytes.headers).toEqual(record.headers);
+    expect(fromBytes.time).toBe('2023-11-14T22:13:20.456Z');
     expect(recordPositionOf(fromRecord(decoded))).toEqual({ topic: 't', partition: 1, offset: '12345678901234567', nextOffset: '12345678901234568' });
     const foreign = new DecodedRecord('t', 0, 7n, undefined, body, 5);
     foreign.addHeader('source', 'legacy');

@@ -124,9 +124,38 @@ function twoDigits(value: string, at: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
+/** Two decimal digits at `at` of ASCII bytes, or -1. */
+function twoDigitBytes(value: Uint8Array, at: number): number {
+  const a = (value[at] as number) - 48;
+  const b = (value[at + 1] as number) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
 function daysIn(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): Date.UTC without the call. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  return era * 146_097 + yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear - 719_468;
+}
+
+/**
+ * Epoch ms of the fields of YYYY-MM-DDTHH:mm:ss.sssZ, or NaN where Date.parse may answer
+ * differently: Date.UTC maps years < 100 to 19xx and rolls over out-of-range fields (Feb 30 →
+ * Mar 2), and non-digits come in as -1; the callers leave those to Date.parse.
+ */
+function isoFields(century: number, yy: number, month: number, day: number, hour: number, minute: number, second: number, ms10: number, ms1: number): number {
+  const year = century * 100 + yy;
+  if (century < 1 || yy < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms10 < 0 || ms1 < 0 || ms1 > 9) {
+    return Number.NaN;
+  }
+  return daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1_000 + ms10 * 10 + ms1;
 }
 
 /**
@@ -146,22 +175,43 @@ export function parseTime(value: string): number {
   ) {
     return Date.parse(value);
   }
-  const century = twoDigits(value, 0);
-  const yy = twoDigits(value, 2);
-  const month = twoDigits(value, 5);
-  const day = twoDigits(value, 8);
-  const hour = twoDigits(value, 11);
-  const minute = twoDigits(value, 14);
-  const second = twoDigits(value, 17);
-  const ms10 = twoDigits(value, 20);
-  const ms1 = value.charCodeAt(22) - 48;
-  const year = century * 100 + yy;
-  // Date.UTC maps years < 100 to 19xx and rolls over out-of-range fields (Feb 30 → Mar 2) where
-  // Date.parse answers differently: those (and non-digits, -1) are left to Date.parse.
-  if (century < 1 || yy < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms10 < 0 || ms1 < 0 || ms1 > 9) {
-    return Date.parse(value);
+  const time = isoFields(
+    twoDigits(value, 0),
+    twoDigits(value, 2),
+    twoDigits(value, 5),
+    twoDigits(value, 8),
+    twoDigits(value, 11),
+    twoDigits(value, 14),
+    twoDigits(value, 17),
+    twoDigits(value, 20),
+    value.charCodeAt(22) - 48,
+  );
+  return Number.isNaN(time) ? Date.parse(value) : time;
+}
+
+/** parseTime straight from the header's bytes: no string for the common form (~20 ns instead of ~110). */
+export function parseTimeBytes(value: Uint8Array): number {
+  if (value.length !== 24 || value[4] !== 45 || value[7] !== 45 || value[10] !== 84 || value[13] !== 58 || value[16] !== 58 || value[19] !== 46 || value[23] !== 90) {
+    return Date.parse(textOf(value));
   }
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms10 * 10 + ms1);
+  const time = isoFields(
+    twoDigitBytes(value, 0),
+    twoDigitBytes(value, 2),
+    twoDigitBytes(value, 5),
+    twoDigitBytes(value, 8),
+    twoDigitBytes(value, 11),
+    twoDigitBytes(value, 14),
+    twoDigitBytes(value, 17),
+    twoDigitBytes(value, 20),
+    (value[22] as number) - 48,
+  );
+  return Number.isNaN(time) ? Date.parse(textOf(value)) : time;
+}
+
+const utf8 = new TextDecoder();
+
+function textOf(bytes: Uint8Array): string {
+  return Buffer.isBuffer(bytes) ? bytes.toString('utf8') : utf8.decode(bytes);
 }
 
 /**
@@ -181,13 +231,14 @@ export class DecodedRecord implements IncomingRecord {
   /** Headers other than the metadata ones below (what WireMessage.headers carries). */
   readonly userHeaders: Record<string, string> = {};
   id: string | undefined = undefined;
-  time: string | undefined = undefined;
   specVersion: string | undefined = undefined;
   contentType: string | undefined = undefined;
   correlationId: string | undefined = undefined;
   expiresAt: string | undefined = undefined;
   priority: string | undefined = undefined;
   #offset: string | undefined;
+  /** ce_time as received: parsed from its bytes (timeMs), text only if asked (time). */
+  #time: string | Uint8Array | undefined = undefined;
 
   /** `offsetText`: the offset's decimal form when the client library has it already. */
   constructor(topic: string, partition: number, offset: bigint, key: string | undefined, value: Uint8Array, timestamp: number, offsetText?: string) {
@@ -205,7 +256,7 @@ export class DecodedRecord implements IncomingRecord {
     // decodeHeaderText returns the KAFKA_HEADER constants themselves: these compare by identity.
     switch (name) {
       case KAFKA_HEADER.id: this.id = value; return;
-      case KAFKA_HEADER.time: this.time = value; return;
+      case KAFKA_HEADER.time: this.#time = value; return;
       case KAFKA_HEADER.specVersion: this.specVersion = value; return;
       case KAFKA_HEADER.contentType: this.contentType = value; return;
       case KAFKA_HEADER.correlationId: this.correlationId = value; return;
@@ -213,6 +264,32 @@ export class DecodedRecord implements IncomingRecord {
       case KAFKA_HEADER.priority: this.priority = value; return;
       default: this.userHeaders[name] = value;
     }
+  }
+
+  /** One header as @platformatic/kafka hands it over: name and value as bytes. */
+  addHeaderBytes(name: Buffer, value: Buffer | null | undefined): void {
+    this.addHeaderValue(decodeHeaderText(name), value);
+  }
+
+  /** One header whose value is bytes (decoded here; ce_time is parsed from them, never decoded). */
+  addHeaderValue(name: string, value: Buffer | null | undefined): void {
+    if (value === null || value === undefined) this.addHeader(name, '');
+    else if (name === KAFKA_HEADER.time) this.#time = value;
+    else this.addHeader(name, decodeHeaderText(value));
+  }
+
+  /** The ce_time header's text, if any. */
+  get time(): string | undefined {
+    const time = this.#time;
+    if (time === undefined || typeof time === 'string') return time;
+    return (this.#time = textOf(time));
+  }
+
+  /** Epoch ms of ce_time (NaN without one, or if it is not a date). */
+  timeMs(): number {
+    const time = this.#time;
+    if (time === undefined) return Number.NaN;
+    return typeof time === 'string' ? parseTime(time) : parseTimeBytes(time);
   }
 
   get offset(): string {
@@ -241,13 +318,14 @@ export function offsetOf(record: IncomingRecord): bigint {
 /** Records from other producers lack our headers: their id is derived from the record's position. */
 export function fromRecord(record: IncomingRecord): WireMessage {
   if (record instanceof DecodedRecord) {
-    return toMessage(record, record.id, record.userHeaders, record.contentType, record.time, record.correlationId, record.expiresAt, record.priority);
+    return toMessage(record, record.id, record.userHeaders, record.contentType, record.timeMs(), record.correlationId, record.expiresAt, record.priority);
   }
   // A record from another driver: split its header map here.
   const h = record.headers;
   const headers: Record<string, string> = {};
   for (const name in h) if (!METADATA_HEADERS.has(name)) headers[name] = h[name] as string;
-  return toMessage(record, h[KAFKA_HEADER.id], headers, h[KAFKA_HEADER.contentType], h[KAFKA_HEADER.time], h[KAFKA_HEADER.correlationId], h[KAFKA_HEADER.expiresAt], h[KAFKA_HEADER.priority]);
+  const time = h[KAFKA_HEADER.time];
+  return toMessage(record, h[KAFKA_HEADER.id], headers, h[KAFKA_HEADER.contentType], time === undefined ? Number.NaN : parseTime(time), h[KAFKA_HEADER.correlationId], h[KAFKA_HEADER.expiresAt], h[KAFKA_HEADER.priority]);
 }
 
 function toMessage(
@@ -255,12 +333,12 @@ function toMessage(
   id: string | undefined,
   headers: Record<string, string>,
   contentType: string | undefined,
-  timeHeader: string | undefined,
+  /** ce_time in epoch ms; NaN: none or not a date (the record's timestamp is used). */
+  time: number,
   correlationId: string | undefined,
   expiresAt: string | undefined,
   priority: string | undefined,
 ): WireMessage {
-  const time = timeHeader === undefined ? Number.NaN : parseTime(timeHeader);
   const message = new RecordMessage(
     record,
     id ?? `${record.topic}-${record.partition}-${record.offset}`,

@@ -22,7 +22,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from '../driver.ts';
-import { DecodedRecord, decodeHeaderText } from '../wire.ts';
+import { DecodedRecord } from '../wire.ts';
 import { withTimeout } from './timeout.ts';
 
 export interface KafkajsDriverOptions {
@@ -382,7 +382,8 @@ function addHeaders(record: DecodedRecord, headers: Record<string, Buffer | stri
     if (value === undefined) continue;
     const last = Array.isArray(value) ? value[value.length - 1] : value;
     if (last === undefined) continue;
-    record.addHeader(name, typeof last === 'string' ? last : decodeHeaderText(last));
+    if (typeof last === 'string') record.addHeader(name, last);
+    else record.addHeaderValue(name, last);
   }
 }
 

@@ -26,7 +26,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from '../driver.ts';
-import { DecodedRecord, decodeHeaderText } from '../wire.ts';
+import { DecodedRecord } from '../wire.ts';
 import { withTimeout } from './timeout.ts';
 
 export interface PlatformaticDriverOptions {
@@ -484,7 +484,7 @@ class PlatformaticGroupConsumer implements DriverGroupConsumer {
       message.value ?? EMPTY,
       Number(message.timestamp),
     );
-    for (const [name, value] of message.headerEntries) record.addHeader(decodeHeaderText(name), value === undefined || value === null ? '' : decodeHeaderText(value));
+    for (const [name, value] of message.headerEntries) record.addHeaderBytes(name, value);
     state.queue.push(record);
     this.#buffered++;
     this.#applyFlowControl();
