@@ -96,4 +96,45 @@ describe('ConsumerRunner', () => {
     expect(seen).toEqual([1, 1]);
     expect(deadLettered).toEqual([]);
   });
+
+  it('waits between records while paused and carries on in order after resume', async () => {
+    const seen: string[] = [];
+    let paused!: () => void;
+    const pausedAfterFirst = new Promise<void>((resolve) => (paused = resolve));
+    const { runner, commits } = setup(async (d) => {
+      seen.push(d.message.messageId);
+      if (seen.length === 1) {
+        runner.pause();
+        paused();
+      }
+      await d.ack();
+    });
+    const batch = runner.onBatch([record(0), record(1), record(2)], context);
+    await pausedAfterFirst;
+    // Give the runner every chance to hand out the next record while paused.
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(seen).toEqual(['m0']);
+    runner.resume();
+    await batch;
+    await runner.flushCommits();
+    expect(seen).toEqual(['m0', 'm1', 'm2']);
+    expect(commits.flat().at(-1)?.offset).toBe('3');
+  });
+
+  it('moves on from deliveries settled inside onDelivery, over a large batch, in order', async () => {
+    let next = 0;
+    let outOfOrder = 0;
+    const { runner, commits } = setup((d) => {
+      if (d.message.messageId !== `m${next}`) outOfOrder++;
+      next++;
+      // Settled synchronously, before onDelivery returns.
+      return d.ack();
+    });
+    const records = Array.from({ length: 20_000 }, (_, i) => record(i));
+    await runner.onBatch(records, context);
+    await runner.flushCommits();
+    expect(next).toBe(20_000);
+    expect(outOfOrder).toBe(0);
+    expect(commits.flat().at(-1)?.offset).toBe('20000');
+  });
 });
