@@ -47,10 +47,11 @@ export class KeyedConcurrencyLimiter {
   /** Tasks allowed to start (no earlier task of their key is pending), in arrival/release order. */
   readonly #ready = new TaskQueue();
   /**
-   * One entry per key with a task queued or running; holds that key's tasks waiting behind it.
-   * Deleted when the key's last task finishes, so idle keys cost nothing.
+   * One entry per key with a task queued or running; holds that key's tasks waiting behind it
+   * (null: one running, none waiting yet). Deleted when the key's last task finishes, so idle keys
+   * cost nothing.
    */
-  readonly #keys = new Map<string, TaskQueue>();
+  readonly #keys = new Map<string, TaskQueue | null>();
   #idleWaiters: Array<() => void> = [];
 
   constructor(limit: number) {
@@ -80,16 +81,42 @@ export class KeyedConcurrencyLimiter {
    * `undefined` key: no ordering constraint. Settles with `fn`'s result.
    */
   run<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.#inFlight < this.limit && this.#ready.length === 0 && (key === undefined || !this.#keys.has(key))) {
+      // A free slot and nobody ahead: start now, without a task object or a wrapper promise (the
+      // common case whenever the consumer is not saturated, e.g. one record at a time per partition).
+      if (key !== undefined) this.#keys.set(key, null);
+      this.#inFlight++;
+      let promise: Promise<T>;
+      try {
+        promise = Promise.resolve(fn());
+      } catch (error) {
+        promise = Promise.reject(error);
+      }
+      return promise.then(
+        (value) => {
+          this.#done(key);
+          return value;
+        },
+        (error: unknown) => {
+          this.#done(key);
+          throw error;
+        },
+      );
+    }
     return new Promise<T>((resolve, reject) => {
       const task: Task = { key, fn, resolve: resolve as (value: unknown) => void, reject, next: undefined };
       this.#queued++;
       if (key !== undefined) {
         const waiting = this.#keys.get(key);
-        if (waiting) {
-          waiting.push(task);
+        if (waiting !== undefined) {
+          if (waiting === null) {
+            const queue = new TaskQueue();
+            queue.push(task);
+            this.#keys.set(key, queue);
+          } else waiting.push(task);
           return;
         }
-        this.#keys.set(key, new TaskQueue());
+        this.#keys.set(key, null);
       }
       this.#ready.push(task);
       this.#pump();
@@ -127,23 +154,23 @@ export class KeyedConcurrencyLimiter {
     }
     promise.then(
       (value) => {
-        this.#finish(task);
+        this.#done(task.key);
         task.resolve(value);
       },
       (error: unknown) => {
-        this.#finish(task);
+        this.#done(task.key);
         task.reject(error);
       },
     );
   }
 
-  #finish(task: Task): void {
+  /** A task of `key` finished: its slot is free and the key's next task (if any) may run. */
+  #done(key: string | undefined): void {
     this.#inFlight--;
-    if (task.key !== undefined) {
-      const waiting = this.#keys.get(task.key);
-      const next = waiting?.shift();
+    if (key !== undefined) {
+      const next = this.#keys.get(key)?.shift();
       if (next) this.#ready.push(next);
-      else this.#keys.delete(task.key);
+      else this.#keys.delete(key);
     }
     this.#pump();
   }
