@@ -90,8 +90,15 @@ end
 return ids`;
 const XADD_BATCH_SHA = createHash('sha1').update(XADD_BATCH).digest('hex');
 
-/** Bounds of one batched append (entries, approximate bytes); past either it is sent at once. */
-const BATCH_MAX_ENTRIES = 256;
+/**
+ * Bounds of one batched append (entries, approximate bytes); past either it is sent at once. 32
+ * entries hold Redis for ~60 µs per script call (256 held it ~0.45 ms, stalling every other client
+ * and the blocked readers meanwhile); between calls Redis serves our own reader, so consuming
+ * overlaps appending. Measured, 100 publishers with a consumer in the same process (median of 9
+ * alternating rounds): 256 → 32 raised end-to-end msg/s by 17–23 %; publishing alone dropped 3–12 %
+ * (more socket writes).
+ */
+const BATCH_MAX_ENTRIES = 32;
 const BATCH_MAX_BYTES = 512 * 1024;
 /** Entries with more field arguments than this (hundreds of headers) go alone, by plain XADD. */
 const BATCH_MAX_STRIDE = 128;
