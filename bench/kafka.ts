@@ -174,14 +174,14 @@ async function measureLatency(c: Contender): Promise<Measured> {
   return { msgPerSec: (count / elapsed) * 1000, cpuUsPerMsg, ...summarise(latencies), heapMb };
 }
 
-function rawKafkajs(): Contender {
+function rawKafkajs(validate = false): Contender {
   const kafka = new Kafka({ clientId: 'bench-raw-kafkajs', brokers: BROKERS, logLevel: logLevel.NOTHING });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   const admin = kafka.admin();
   let connected: Promise<void> | undefined;
   const ready = (): Promise<void> => (connected ??= Promise.all([producer.connect(), admin.connect()]).then(() => undefined));
   return {
-    label: 'raw kafkajs',
+    label: validate ? 'raw kafkajs + zod' : 'raw kafkajs',
     async createTopic(topic) {
       await ready();
       await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
@@ -200,7 +200,8 @@ function rawKafkajs(): Contender {
       // offsets after each batch (no autoCommitInterval/Threshold set), and JSON parsed per record.
       await consumer.run({
         eachMessage: async ({ message }) => {
-          onMessage(JSON.parse(String(message.value)) as OrderT);
+          const value = JSON.parse(String(message.value)) as unknown;
+          onMessage(validate ? Order.parse(value) : (value as OrderT));
         },
       });
       await isJoined;
@@ -212,11 +213,11 @@ function rawKafkajs(): Contender {
   };
 }
 
-function rawPlatformatic(): Contender {
+function rawPlatformatic(validate = false): Contender {
   const producer = new PltProducer({ clientId: 'bench-raw-platformatic', bootstrapBrokers: BROKERS, idempotent: true, acks: ProduceAcks.ALL, autocreateTopics: false });
   const admin = new PltAdmin({ clientId: 'bench-raw-platformatic-admin', bootstrapBrokers: BROKERS });
   return {
-    label: 'raw @platformatic/kafka',
+    label: validate ? 'raw @platformatic/kafka + zod' : 'raw @platformatic/kafka',
     async createTopic(topic) {
       await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
       // Wait until the leader is known, as kafkajs' waitForLeaders does.
@@ -238,7 +239,10 @@ function rawPlatformatic(): Contender {
       // batch's end offset once the batch is pushed (before the handler ran: at-most-once, cheaper
       // than contractbus' commits after handling). JSON parsed per record, as a real user would.
       const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: true });
-      stream.on('data', (message) => onMessage(JSON.parse(String(message.value)) as OrderT));
+      stream.on('data', (message) => {
+        const value = JSON.parse(String(message.value)) as unknown;
+        onMessage(validate ? Order.parse(value) : (value as OrderT));
+      });
       if (consumer.assignments) joined();
       await isJoined;
       return async () => {
@@ -291,11 +295,16 @@ export async function run(): Promise<BenchResult[]> {
   for (const driver of drivers) {
     const raw = driver === 'kafkajs' ? rawKafkajs() : rawPlatformatic();
     const ours = contractbus(driver);
+    // BENCH_RAW_ZOD=1: a third contender, the raw driver validating each record with the same zod
+    // schema, to show how much of the gap is validation (off by default: it runs every selected phase
+    // once more per round; e.g. BENCH_PHASES=produce,consume BENCH_RAW_ZOD=1).
+    const rawZod = process.env.BENCH_RAW_ZOD === '1' ? (driver === 'kafkajs' ? rawKafkajs(true) : rawPlatformatic(true)) : undefined;
+    const contenders = [['raw', raw], ['ours', ours], ...(rawZod ? [['rawZod', rawZod] as const] : [])] as const;
     const results = new Map<string, Measured[]>();
     const record = (key: string, m: Measured): void => void results.set(key, [...(results.get(key) ?? []), m]);
     try {
       for (let round = 0; round < ROUNDS; round++) {
-        for (const [name, c] of [['raw', raw], ['ours', ours]] as const) {
+        for (const [name, c] of contenders) {
           if (round === 0) await warmUp(c);
           if (PHASES.has('produce') || PHASES.has('consume')) {
             const produced = await measureProduce(c);
@@ -320,6 +329,7 @@ export async function run(): Promise<BenchResult[]> {
     } finally {
       await raw.close();
       await ours.close();
+      await rawZod?.close();
     }
     for (const phase of ['produce', 'consume', 'e2e', 'latency'] as const) {
       if (!results.has(`raw:${phase}`)) continue;
@@ -330,7 +340,9 @@ export async function run(): Promise<BenchResult[]> {
         e2e: 'saturated; p50/p99 = publish → handler',
         latency: `paced (1 per ${PACE_MS} ms); p50/p99 = publish → handler`,
       }[phase];
-      for (const [name, c, baseline] of [['raw', raw, true], ['ours', ours, false]] as const) {
+      for (const [name, c] of contenders) {
+        if (!results.has(`${name}:${phase}`)) continue;
+        const baseline = name === 'raw';
         const m = median(results.get(`${name}:${phase}`) ?? []);
         const messages = { produce: MESSAGES, consume: MESSAGES, e2e: Math.max(1_000, Math.floor(MESSAGES / 4)), latency: Number(process.env.BENCH_LATENCY_MESSAGES ?? 500) }[phase];
         const row: BenchResult = { suite, case: c.label, baseline, messages, msgPerSec: m.msgPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, heapMb: m.heapMb, note: `${note}; CPU ${m.cpuUsPerMsg.toFixed(1)} µs/msg; median of ${ROUNDS}` };
