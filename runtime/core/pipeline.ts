@@ -327,7 +327,7 @@ export class SubscriptionPipeline<T> implements Subscription {
         if (this.#unconfirmedAcks >= this.#maxUnconfirmedAcks) await this.#settle(ack, message, 'ack');
         else {
           this.#unconfirmedAcks++;
-          void this.#settle(ack, message, 'ack').then(this.#ackConfirmed);
+          void this.#settleUnconfirmed(ack, message);
         }
       }
       return;
@@ -483,13 +483,23 @@ export class SubscriptionPipeline<T> implements Subscription {
     return Math.min(this.#limiter.limit, 10_000);
   }
 
-  readonly #ackConfirmed = (): void => {
+  /** #settle for an ack whose slot is already free; one promise per message, not two. */
+  async #settleUnconfirmed(ack: Promise<void>, message: WireMessage): Promise<void> {
+    try {
+      await ack;
+    } catch (error) {
+      this.#settleFailed(error, message, 'ack');
+    }
+    this.#ackConfirmed();
+  }
+
+  #ackConfirmed(): void {
     this.#unconfirmedAcks--;
     if (this.#unconfirmedAcks > 0 || this.#ackWaiters.length === 0) return;
     const waiters = this.#ackWaiters;
     this.#ackWaiters = [];
     for (const wake of waiters) wake();
-  };
+  }
 
   /** Resolves once every ack sent so far was confirmed or failed (#settle never rejects). */
   #acksConfirmed(): Promise<void> {
@@ -506,9 +516,13 @@ export class SubscriptionPipeline<T> implements Subscription {
     try {
       await settlement;
     } catch (error) {
-      this.#host.recorder.connectionError(error);
-      this.#host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, `contractbus: ${what} failed; the broker will redeliver`);
+      this.#settleFailed(error, message, what);
     }
+  }
+
+  #settleFailed(error: unknown, message: WireMessage, what: string): void {
+    this.#host.recorder.connectionError(error);
+    this.#host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, `contractbus: ${what} failed; the broker will redeliver`);
   }
 }
 
