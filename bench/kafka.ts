@@ -16,7 +16,7 @@
 import { Consumer as PltConsumer, Producer as PltProducer, Admin as PltAdmin, ProduceAcks } from '@platformatic/kafka';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { BenchResult } from './lib.ts';
-import { heapUsedMb, nowMs, Order, order, summarise, uniqueName, type OrderT } from './lib.ts';
+import { heapUsedMb, nowMs, Order, order, publishWindowed, summarise, uniqueName, type OrderT } from './lib.ts';
 import { KafkaClient, type KafkaDriverName } from '../runtime/bindings/kafka/index.ts';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -46,18 +46,8 @@ interface Contender {
   close(): Promise<void>;
 }
 
-async function window(count: number, publish: (i: number) => Promise<unknown>, ackLatencies?: number[]): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: WINDOW }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t0 = nowMs();
-        await publish(i);
-        ackLatencies?.push(nowMs() - t0);
-      }
-    }),
-  );
+function window(count: number, publish: (i: number) => Promise<unknown>, ackLatencies?: number[]): Promise<void> {
+  return publishWindowed(count, WINDOW, publish, ackLatencies);
 }
 
 /** Process CPU (user + system, µs) since `since`. */

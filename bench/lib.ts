@@ -104,23 +104,28 @@ export async function drive(
   return { msgPerSec: (messages / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / messages, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
 }
 
+/** Calls `publish(0 … count-1)` with at most `window` calls in flight; each call's round trip goes to `latencies`. */
+export async function publishWindowed(count: number, window: number, publish: (i: number) => Promise<unknown>, latencies?: number[]): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: window }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t0 = nowMs();
+        await publish(i);
+        latencies?.push(nowMs() - t0);
+      }
+    }),
+  );
+}
+
 /** Publishes alone (nobody consumes): `messages` with `window` in flight; latency is each publish call's round trip. */
 export async function publishOnly(publish: (i: number) => Promise<unknown>, { messages, window }: { messages: number; window: number }): Promise<Measured> {
   const latencies: number[] = [];
   const heapBefore = heapUsedMb();
   const cpuBefore = process.cpuUsage();
   const started = nowMs();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: window }, async () => {
-      while (next < messages) {
-        const i = next++;
-        const t0 = nowMs();
-        await publish(i);
-        latencies.push(nowMs() - t0);
-      }
-    }),
-  );
+  await publishWindowed(messages, window, publish, latencies);
   const elapsed = nowMs() - started;
   const cpu = process.cpuUsage(cpuBefore);
   return { msgPerSec: (messages / elapsed) * 1000, cpuUsPerMsg: (cpu.user + cpu.system) / messages, ...summarise(latencies), heapMb: heapUsedMb() - heapBefore };
