@@ -9,6 +9,7 @@
  * alone). Run: node --conditions=development bench/redis.ts (BENCH_SUITES=redis-streams for one
  * mode, BENCH_ROUNDS, BENCH_MESSAGES)
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { BenchResult } from './lib.ts';
 import { drainBacklog, drive, nowMs, Order, order, publishOnly, uniqueName, type Measured, type OrderT } from './lib.ts';
@@ -91,6 +92,19 @@ async function contractbus(broker: MessageBroker, mode: 'pubsub' | 'streams'): P
   if (mode === 'streams') {
     await deleteKey(topic);
   }
+  return result;
+}
+
+/**
+ * Raw XADD of what a contractbus entry holds (a message id next to the data): separates what the
+ * entry's content costs from what the client adds.
+ */
+async function rawPublishOnlyWithId(): Promise<Measured> {
+  const pub = new Redis(REDIS_URL, { enableAutoPipelining: true });
+  const key = uniqueName('bench.raw.publish.streams-id');
+  const result = await publishOnly((i) => pub.xadd(key, 'MAXLEN', '~', 100_000, '*', 'ce_id', randomUUID(), 'data', JSON.stringify(order(i))), SHAPE);
+  await pub.del(key);
+  await pub.quit();
   return result;
 }
 
@@ -190,6 +204,7 @@ export async function run(): Promise<BenchResult[]> {
     { suite: 'redis-pubsub publish', name: 'raw ioredis PUBLISH (auto-pipelining)', baseline: true, once: () => rawPublishOnly('pubsub') },
     { suite: 'redis-pubsub publish', name: 'contractbus publish', baseline: false, once: () => contractbusPublishOnly(new RedisPubSubClient({ url: REDIS_URL }), 'pubsub') },
     { suite: 'redis-streams publish', name: 'raw ioredis XADD (auto-pipelining)', baseline: true, once: () => rawPublishOnly('streams') },
+    { suite: 'redis-streams publish', name: 'raw ioredis XADD ce_id + data (as contractbus)', baseline: false, once: rawPublishOnlyWithId },
     { suite: 'redis-streams publish', name: 'contractbus publish', baseline: false, once: () => contractbusPublishOnly(new RedisStreamsClient({ url: REDIS_URL }), 'streams') },
     { suite: 'redis-streams backlog', name: 'raw ioredis XREADGROUP + XACK', baseline: true, once: rawBacklog },
     { suite: 'redis-streams backlog', name: 'contractbus subscribe (validated)', baseline: false, once: contractbusBacklog },
