@@ -28,4 +28,10 @@ export interface MessagingHooks {
   /** May add headers (trace context) before `fn` sends them. */
   wrapPublish<R>(topic: string, headers: Headers, fn: () => Promise<R>, info?: PublishHookInfo): Promise<R>;
   wrapProcess<R>(topic: string, headers: Readonly<Headers>, info: ProcessHookInfo, fn: () => Promise<R> | R): Promise<R>;
+  /**
+   * True when `wrapProcess` would do nothing but call `fn` right now (nothing observes spans or
+   * metrics, and the ambient context is already the root one): the pipeline may then call the
+   * handler directly. Optional; absent means false.
+   */
+  processIsPlain?(): boolean;
 }

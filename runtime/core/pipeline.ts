@@ -15,7 +15,7 @@ import type { MetricsRecorder } from './metrics.ts';
 import type { Delivery, TransportSubscription, WireMessage } from './transport.ts';
 import type { BrokerCapabilities, Headers, MessageHandler, MessageMetadata, NackOptions, PayloadValidator, Subscription } from './types.ts';
 import type { MessageCircuitBreaker } from '../reliability/circuit-breaker.ts';
-import { KeyedConcurrencyLimiter } from '../reliability/concurrency.ts';
+import { DONE, KeyedConcurrencyLimiter } from '../reliability/concurrency.ts';
 import { DEFAULT_DLQ_SUFFIX, deadLetterHeaders, deadLetterReasonFor, deadLetterTopicFor, stripDeadLetterHeaders } from '../reliability/dead-letter.ts';
 import { isExpired } from '../reliability/ttl.ts';
 import type { IdempotencyStore } from '../reliability/idempotency.ts';
@@ -112,7 +112,12 @@ export class SubscriptionPipeline<T> implements Subscription {
   /** Handed to `Transport.consume`: one bound function per subscription, not per message. */
   readonly onDelivery = (delivery: Delivery): Promise<void> => {
     if (this.#closing !== undefined) return this.#requeue(delivery);
-    return this.#limiter.run(delivery.message.key, () => this.#process(delivery)).catch(this.#unexpected);
+    const config = this.#config;
+    if (config.idempotency !== undefined || config.breaker !== undefined || config.handlerTimeoutMs !== undefined) {
+      return this.#limiter.run(delivery.message.key, () => this.#process(delivery)).catch(this.#unexpected);
+    }
+    const ran = this.#limiter.run(delivery.message.key, () => this.#processFast(delivery));
+    return ran === DONE ? ran : ran.catch(this.#unexpected);
   };
 
   /** #process handles every error itself; reaching this is a bug, but it must not kill the consumer. */
@@ -186,6 +191,55 @@ export class SubscriptionPipeline<T> implements Subscription {
     }
   }
 
+  /**
+   * The common case without async frames: no idempotency, breaker, handler timeout or live tracing,
+   * a message that decodes and validates, and a handler that returns a plain value. Anything else
+   * goes on the general path (#process, or #attempts from the handler's outcome). Returns
+   * undefined when the message was handled (and its ack sent) synchronously.
+   */
+  #processFast(delivery: Delivery): Promise<void> | undefined {
+    const host = this.#host;
+    const config = this.#config;
+    const message = delivery.message;
+    const hooks = host.hooks;
+    if (this.#closing !== undefined || (hooks !== undefined && hooks.processIsPlain?.() !== true) || message.expiresAt !== undefined || this.#skipsDeadLetters) {
+      return this.#process(delivery);
+    }
+    let payload: unknown = message.body;
+    try {
+      if (!config.raw) payload = host.codec.decode(message.body, { topic: message.topic, broker: host.broker });
+      if (config.validate) payload = config.validate(payload);
+    } catch {
+      // The general path decodes and validates again, and dead-letters with the reason.
+      return this.#process(delivery);
+    }
+    const context = new DeliveryContext(this, delivery, startAttempt(delivery));
+    host.recorder.inFlight(1);
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = config.handler(payload as T, context);
+    } catch (error) {
+      return this.#finishAttempts(context, payload as T, { started, threw: true, error, result: undefined });
+    }
+    if (isThenable(result)) return this.#finishAttempts(context, payload as T, { started, threw: false, error: undefined, result });
+    let after: Promise<void> | undefined;
+    try {
+      after = this.#succeeded(context, undefined, started);
+    } finally {
+      if (after === undefined) host.recorder.inFlight(-1);
+    }
+    return after === undefined ? undefined : after.finally(() => host.recorder.inFlight(-1));
+  }
+
+  async #finishAttempts(context: DeliveryContext, payload: T, ran: FirstCall): Promise<void> {
+    try {
+      await this.#attempts(context, payload, undefined, ran);
+    } finally {
+      this.#host.recorder.inFlight(-1);
+    }
+  }
+
   async #process(delivery: Delivery): Promise<void> {
     if (this.#closing !== undefined) return this.#requeue(delivery);
     const host = this.#host;
@@ -243,19 +297,26 @@ export class SubscriptionPipeline<T> implements Subscription {
     }
   }
 
-  async #attempts(first: DeliveryContext, payload: T, claim: string | undefined): Promise<void> {
+  /** `ran`: the first attempt's handler call already made (the fast path), to finish here. */
+  async #attempts(first: DeliveryContext, payload: T, claim: string | undefined, ran?: FirstCall): Promise<void> {
     let context = first;
     const host = this.#host;
     const config = this.#config;
     const message = context.message;
+    let resumed = ran;
     for (;;) {
-      if (config.breaker && !(await this.#passBreaker(config.breaker))) {
+      if (resumed === undefined && config.breaker && !(await this.#passBreaker(config.breaker))) {
         await this.#release(claim);
         return this.#requeue(context.delivery);
       }
-      const started = performance.now();
+      const started = resumed === undefined ? performance.now() : resumed.started;
       try {
-        if (host.hooks === undefined) await this.#runHandler(payload, context);
+        if (resumed !== undefined) {
+          const call = resumed;
+          resumed = undefined;
+          if (call.threw) throw call.error;
+          await call.result;
+        } else if (host.hooks === undefined) await this.#runHandler(payload, context);
         else {
           const attemptContext = context;
           await host.hooks.wrapProcess(
@@ -308,30 +369,47 @@ export class SubscriptionPipeline<T> implements Subscription {
         await this.#release(claim);
         return this.deadLetter(context, error, deadLetterReasonFor(error, context.attempt));
       }
-      config.breaker?.recordSuccess();
-      host.recorder.consumed(message.topic, performance.now() - started);
-      if (this.#firstFailures.size > 0) this.#firstFailures.delete(message.messageId);
-      if (context.requeued) {
-        // Manual mode: the handler resolved but asked for redelivery, so the message is not
-        // handled yet: free the claim for the redelivery instead of recording it as done.
-        await this.#release(claim);
-      } else if (claim !== undefined && config.idempotency) {
-        try {
-          await config.idempotency.store.complete(claim, config.idempotency.ttlMs);
-        } catch (error) {
-          host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: idempotency store failed to record a handled message');
-        }
-      }
-      if (config.autoAck) {
-        const ack = context.ack();
-        if (this.#unconfirmedAcks >= this.#maxUnconfirmedAcks) await this.#settle(ack, message, 'ack');
-        else {
-          this.#unconfirmedAcks++;
-          void this.#settleUnconfirmed(ack, message);
-        }
-      }
+      const after = this.#succeeded(context, claim, started);
+      if (after !== undefined) await after;
       return;
     }
+  }
+
+  /** The handler resolved: metrics, the claim, the ack. A promise only when something must be awaited. */
+  #succeeded(context: DeliveryContext, claim: string | undefined, started: number): Promise<void> | undefined {
+    const config = this.#config;
+    const message = context.message;
+    config.breaker?.recordSuccess();
+    this.#host.recorder.consumed(message.topic, performance.now() - started);
+    if (this.#firstFailures.size > 0) this.#firstFailures.delete(message.messageId);
+    if (context.requeued || (claim !== undefined && config.idempotency)) return this.#succeededWithClaim(context, claim);
+    return this.#ackHandled(context);
+  }
+
+  async #succeededWithClaim(context: DeliveryContext, claim: string | undefined): Promise<void> {
+    const config = this.#config;
+    const message = context.message;
+    if (context.requeued) {
+      // Manual mode: the handler resolved but asked for redelivery, so the message is not
+      // handled yet: free the claim for the redelivery instead of recording it as done.
+      await this.#release(claim);
+    } else if (claim !== undefined && config.idempotency) {
+      try {
+        await config.idempotency.store.complete(claim, config.idempotency.ttlMs);
+      } catch (error) {
+        this.#host.logger.warn({ err: error, topic: message.topic, messageId: message.messageId }, 'contractbus: idempotency store failed to record a handled message');
+      }
+    }
+    await this.#ackHandled(context);
+  }
+
+  #ackHandled(context: DeliveryContext): Promise<void> | undefined {
+    if (!this.#config.autoAck) return undefined;
+    const ack = context.ack();
+    if (this.#unconfirmedAcks >= this.#maxUnconfirmedAcks) return this.#settle(ack, context.message, 'ack');
+    this.#unconfirmedAcks++;
+    void this.#settleUnconfirmed(ack, context.message);
+    return undefined;
   }
 
   /** Not async: a synchronous handler costs no promise here; callers await it inside their try. */
@@ -635,4 +713,16 @@ function asValidationError(error: unknown, topic: string, broker: string): Valid
   if (error instanceof ValidationError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new ValidationError(`Incoming message on topic "${topic}" failed validation`, [{ path: [], message }], { direction: 'incoming', topic, broker, cause: error });
+}
+
+/** The first handler call of a delivery, made on the fast path: #attempts finishes from here. */
+interface FirstCall {
+  started: number;
+  threw: boolean;
+  error: unknown;
+  result: unknown;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }

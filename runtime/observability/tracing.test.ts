@@ -205,6 +205,19 @@ describe('MessagingInstrumentation without an SDK', () => {
     expect(otel.spans()).toHaveLength(0);
   });
 
+  it('lets the pipeline call handlers directly (processIsPlain) only while nothing observes them', async () => {
+    const tracing = new MessagingInstrumentation({ broker: 'memory' });
+    expect(tracing.processIsPlain()).toBe(true);
+    const global = createOtelHarness({ global: true });
+    try {
+      expect(tracing.processIsPlain()).toBe(false);
+    } finally {
+      await global.shutdown();
+    }
+    // Explicit providers always observe.
+    expect(instrumentation().processIsPlain()).toBe(false);
+  });
+
   it('uses the global tracer provider and propagator once the app registers them', async () => {
     const global = createOtelHarness({ global: true });
     try {

@@ -144,6 +144,11 @@ export class MessagingInstrumentation implements MessagingHooks {
     return this.#tracedPublish(topic, headers, fn, info);
   }
 
+  /** wrapProcess would only call its function, in the context it already runs in: see MessagingHooks. */
+  processIsPlain(): boolean {
+    return this.#idle() && context.active() === ROOT_CONTEXT;
+  }
+
   /** Nothing would observe a span: no tracer provider, no propagator, no meter behind the global API. */
   #idle(): boolean {
     const proxy = this.#globalProxy;

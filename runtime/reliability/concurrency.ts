@@ -9,7 +9,7 @@ import { ConfigurationError } from '../core/errors.ts';
 
 interface Task {
   readonly key: string | undefined;
-  readonly fn: () => Promise<unknown>;
+  readonly fn: () => Promise<unknown> | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (reason: unknown) => void;
   next: Task | undefined;
@@ -39,6 +39,9 @@ class TaskQueue {
     return task;
   }
 }
+
+/** What `run` returns for a function that finished synchronously (one shared settled promise). */
+export const DONE: Promise<undefined> = Promise.resolve(undefined);
 
 export class KeyedConcurrencyLimiter {
   readonly limit: number;
@@ -80,7 +83,10 @@ export class KeyedConcurrencyLimiter {
    * Runs `fn` when a slot is free and no earlier task with the same `key` is unfinished.
    * `undefined` key: no ordering constraint. Settles with `fn`'s result.
    */
-  run<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
+  run<T>(key: string | undefined, fn: () => Promise<T>): Promise<T>;
+  /** `fn` may finish synchronously by returning undefined: then the slot is free again at once and {@link DONE} is returned. */
+  run<T>(key: string | undefined, fn: () => Promise<T> | undefined): Promise<T | undefined>;
+  run<T>(key: string | undefined, fn: () => Promise<T> | undefined): Promise<T | undefined> {
     if (this.#inFlight < this.limit && this.#ready.length === 0 && (key === undefined || !this.#keys.has(key))) {
       // A free slot and nobody ahead: start now, without a task object or a wrapper promise (the
       // common case whenever the consumer is not saturated, e.g. one record at a time per partition).
@@ -88,7 +94,12 @@ export class KeyedConcurrencyLimiter {
       this.#inFlight++;
       let promise: Promise<T>;
       try {
-        promise = Promise.resolve(fn());
+        const result = fn();
+        if (result === undefined) {
+          this.#done(key);
+          return DONE;
+        }
+        promise = Promise.resolve(result);
       } catch (error) {
         promise = Promise.reject(error);
       }
@@ -103,7 +114,7 @@ export class KeyedConcurrencyLimiter {
         },
       );
     }
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<T | undefined>((resolve, reject) => {
       const task: Task = { key, fn, resolve: resolve as (value: unknown) => void, reject, next: undefined };
       this.#queued++;
       if (key !== undefined) {

@@ -232,6 +232,24 @@ describe('BrokerClient subscribe: pipeline', () => {
     expect(transport.sent[0]?.headers[HEADER.dlqErrorMessage]).toContain('nope');
   });
 
+  it('handlers that return a value, throw, or return a promise all end the same way (one dead letter per poison message)', async () => {
+    const { client, transport } = await setup();
+    const seen: string[] = [];
+    await client.subscribe('t', (m: { kind: string }, meta) => {
+      seen.push(`${m.kind}${meta.attempt}`);
+      if (m.kind === 'throws' && meta.attempt === 1) throw new Error('once');
+      if (m.kind === 'rejects' && meta.attempt === 1) return Promise.reject(new Error('once'));
+      return m.kind === 'async' ? Promise.resolve() : undefined;
+    }, { validate: (p) => { if ((p as { kind?: unknown }).kind === undefined) throw new Error('no kind'); return p as { kind: string }; }, maxRetries: 2, ...FAST });
+    const runs = ['plain', 'throws', 'rejects', 'async'].map((kind) => transport.deliver({ body: json({ kind }), messageId: kind }));
+    const poison = transport.deliver({ body: json({}), messageId: 'poison' });
+    await Promise.all([...runs, poison].map((r) => r.done));
+    expect(seen.sort()).toEqual(['async1', 'plain1', 'rejects1', 'rejects2', 'throws1', 'throws2']);
+    for (const r of [...runs, poison]) expect(r.delivery.settlements).toEqual(['ack']);
+    expect(transport.sent.map((m) => m.headers[HEADER.dlqReason])).toEqual(['validation failed']);
+    expect(client.getMetrics().byTopic.t).toMatchObject({ messagesConsumed: 4, retries: 2, processingErrors: 3 });
+  });
+
   it('enableDlq false acks and counts the drop', async () => {
     const { client, transport } = await setup();
     await client.subscribe('t', () => Promise.reject(new NonRetryableError('x')), { enableDlq: false });
