@@ -93,7 +93,10 @@ export class SubscriptionPipeline<T> implements Subscription {
    * At most `concurrency` of them (then the slot is held until confirmed); close waits for them.
    */
   #unconfirmedAcks = 0;
+  readonly #maxUnconfirmedAcks: number;
   #ackWaiters: Array<() => void> = [];
+  /** Settled per subscription: whether #processFast may take a message (see there). */
+  readonly #syncPass: boolean;
 
   constructor(host: PipelineHost, config: PipelineConfig<T>) {
     this.#host = host;
@@ -103,6 +106,8 @@ export class SubscriptionPipeline<T> implements Subscription {
     this.#limiter = new KeyedConcurrencyLimiter(config.concurrency);
     this.#skipsDeadLetters = isPatternTopic(config.topic) && config.deadLetter !== undefined;
     this.#dlqSuffix = config.deadLetter?.suffix ?? DEFAULT_DLQ_SUFFIX;
+    this.#maxUnconfirmedAcks = Math.min(this.#limiter.limit, 10_000);
+    this.#syncPass = config.idempotency === undefined && config.breaker === undefined && config.handlerTimeoutMs === undefined && !this.#skipsDeadLetters;
     if (config.breaker) {
       this.#onBreakerChange = (_from, to) => this.#breakerChanged(to);
       config.breaker.on('stateChange', this.#onBreakerChange);
@@ -112,10 +117,7 @@ export class SubscriptionPipeline<T> implements Subscription {
   /** Handed to `Transport.consume`: one bound function per subscription, not per message. */
   readonly onDelivery = (delivery: Delivery): Promise<void> => {
     if (this.#closing !== undefined) return this.#requeue(delivery);
-    const config = this.#config;
-    if (config.idempotency !== undefined || config.breaker !== undefined || config.handlerTimeoutMs !== undefined) {
-      return this.#limiter.run(delivery.message.key, () => this.#process(delivery)).catch(this.#unexpected);
-    }
+    if (!this.#syncPass) return this.#limiter.run(delivery.message.key, () => this.#process(delivery)).catch(this.#unexpected);
     const ran = this.#limiter.run(delivery.message.key, () => this.#processFast(delivery));
     return ran === DONE ? ran : ran.catch(this.#unexpected);
   };
@@ -202,7 +204,7 @@ export class SubscriptionPipeline<T> implements Subscription {
     const config = this.#config;
     const message = delivery.message;
     const hooks = host.hooks;
-    if (this.#closing !== undefined || (hooks !== undefined && hooks.processIsPlain?.() !== true) || message.expiresAt !== undefined || this.#skipsDeadLetters) {
+    if (this.#closing !== undefined || (hooks !== undefined && hooks.processIsPlain?.() !== true) || message.expiresAt !== undefined) {
       return this.#process(delivery);
     }
     let payload: unknown = message.body;
@@ -555,10 +557,6 @@ export class SubscriptionPipeline<T> implements Subscription {
     } catch (error) {
       this.#host.logger.warn({ err: error, topic: this.topic, claim }, 'contractbus: idempotency store failed to release a claim');
     }
-  }
-
-  get #maxUnconfirmedAcks(): number {
-    return Math.min(this.#limiter.limit, 10_000);
   }
 
   /** #settle for an ack whose slot is already free; one promise per message, not two. */
