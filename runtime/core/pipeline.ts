@@ -12,7 +12,7 @@ import { HEADER } from './headers.ts';
 import type { MessagingHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsRecorder } from './metrics.ts';
-import type { Delivery, TransportSubscription, WireMessage } from './transport.ts';
+import { ACK_SENT, type Delivery, type TransportSubscription, type WireMessage } from './transport.ts';
 import type { BrokerCapabilities, Headers, MessageHandler, MessageMetadata, NackOptions, PayloadValidator, Subscription } from './types.ts';
 import type { MessageCircuitBreaker } from '../reliability/circuit-breaker.ts';
 import { DONE, KeyedConcurrencyLimiter } from '../reliability/concurrency.ts';
@@ -408,6 +408,7 @@ export class SubscriptionPipeline<T> implements Subscription {
   #ackHandled(context: DeliveryContext): Promise<void> | undefined {
     if (!this.#config.autoAck) return undefined;
     const ack = context.ack();
+    if (ack === ACK_SENT) return undefined;
     if (this.#unconfirmedAcks >= this.#maxUnconfirmedAcks) return this.#settle(ack, context.message, 'ack');
     this.#unconfirmedAcks++;
     void this.#settleUnconfirmed(ack, context.message);

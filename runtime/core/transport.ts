@@ -23,6 +23,14 @@ export interface WireMessage {
   expiresAt?: number;
 }
 
+/**
+ * What `Delivery.ack()`/`nack()` return when the settlement is complete once the call returns
+ * (nothing for the broker to confirm: a Kafka offset committed later, an AMQP basic.ack, Pub/Sub,
+ * the in-memory hub). The pipeline recognises it by identity and then neither awaits the ack nor
+ * counts it as unconfirmed, so a handler's slot is free again before the next delivery arrives.
+ */
+export const ACK_SENT: Promise<void> = Promise.resolve();
+
 /** One delivery of a message to a consumer. ack/nack are idempotent and mutually exclusive. */
 export interface Delivery {
   message: WireMessage;

@@ -53,6 +53,23 @@ describe('ConsumerRunner', () => {
     expect(commits.flat().at(-1)).toEqual({ topic: 't', partition: 0, offset: '3' });
   });
 
+  it('goes straight on to the next record when the handler settles before onDelivery returns', async () => {
+    const seen: string[] = [];
+    const { runner, commits } = setup((d) => {
+      seen.push(`${d.message.messageId}#${d.deliveryCount}`);
+      // m1 asks for one redelivery; the rest are acked synchronously.
+      return d.message.messageId === 'm1' && d.deliveryCount === 1 ? d.nack({ requeue: true }) : d.ack();
+    });
+    const batch = runner.onBatch([record(0), record(1), record(2), record(3)], context);
+    // Synchronous handlers: the batch ran up to the redelivery (which waits for its own
+    // settlement as a promise) before onBatch returned.
+    expect(seen).toEqual(['m0#1', 'm1#1', 'm1#2']);
+    await batch;
+    await runner.flushCommits();
+    expect(seen).toEqual(['m0#1', 'm1#1', 'm1#2', 'm2#1', 'm3#1']);
+    expect(commits.flat().at(-1)).toEqual({ topic: 't', partition: 0, offset: '4' });
+  });
+
   it('never commits for a partition revoked while its record was in flight, and stops the batch', async () => {
     let pending: Delivery | undefined;
     const { runner, commits } = setup(async (d) => {

@@ -10,7 +10,7 @@
  *   in order, after the delay; past `maxRedeliveries` the record goes to the dead-letter topic so a
  *   partition can never block forever on one poison record.
  */
-import type { Delivery, WireMessage } from '../../core/transport.ts';
+import { ACK_SENT, type Delivery, type WireMessage } from '../../core/transport.ts';
 import type { BatchContext, CommitRequest, DriverGroupConsumer, IncomingRecord, TopicPartition } from './driver.ts';
 import { OffsetTracker } from './offset-tracker.ts';
 import { fromRecord, offsetOf } from './wire.ts';
@@ -71,12 +71,12 @@ class RecordDelivery implements Delivery {
 
   ack(): Promise<void> {
     this.settle(DONE);
-    return SETTLED;
+    return ACK_SENT;
   }
 
   nack({ requeue, delayMs }: { requeue: boolean; delayMs?: number }): Promise<void> {
     this.settle(requeue ? { kind: 'requeue', delayMs: delayMs ?? 0 } : DONE);
-    return SETTLED;
+    return ACK_SENT;
   }
 
   settle(outcome: Outcome): void {
@@ -88,9 +88,11 @@ class RecordDelivery implements Delivery {
 }
 
 /**
- * One onBatch call in progress. Records are handed out by #step; the settlement of the record in
- * hand queues #resume as a microtask (never synchronously: ack() runs inside the shared layer,
- * and a revocation inside a driver event), which takes the next one. One promise per batch.
+ * One onBatch call in progress. Records are handed out by #step. A record settled while #step is
+ * still handing it out (a synchronous handler: the common case) lets #step loop on to the next
+ * one: no microtask and no stack growth. A record settled later (an async handler, a revocation
+ * inside a driver event) queues #resume as a microtask, never runs it synchronously: ack() runs
+ * inside the shared layer. One promise per batch.
  */
 interface BatchRun {
   readonly records: IncomingRecord[];
@@ -101,6 +103,10 @@ interface BatchRun {
   offset: bigint;
   message: WireMessage | undefined;
   outcome: Outcome;
+  /** #step is inside #deliver: a settlement now is picked up by #step itself. */
+  delivering: boolean;
+  /** The record in hand was settled while delivering. */
+  settledInline: boolean;
   /** The last handled record: passed to context.resolve once, when the batch ends. */
   handled: IncomingRecord | undefined;
   /** The record in hand was settled (RecordDelivery's onSettled). */
@@ -192,10 +198,13 @@ export class ConsumerRunner {
         offset: 0n,
         message: undefined,
         outcome: DONE,
+        delivering: false,
+        settledInline: false,
         handled: undefined,
         settled: (outcome) => {
           run.outcome = outcome;
-          queueMicrotask(run.resume);
+          if (run.delivering) run.settledInline = true;
+          else queueMicrotask(run.resume);
         },
         resume: () => this.#resume(run),
         end: (error) => {
@@ -240,9 +249,18 @@ export class ConsumerRunner {
         state.tracker.start(offset);
         run.offset = offset;
         run.message = fromRecord(record);
-        // The common case costs one delivery and one microtask: the handler acked the first time.
-        this.#deliver(new RecordDelivery(run.message, 1, state, run.settled), state);
-        return;
+        // The common case costs one delivery object: the handler acked the first time, before
+        // onDelivery returned.
+        run.settledInline = false;
+        run.delivering = true;
+        try {
+          this.#deliver(new RecordDelivery(run.message, 1, state, run.settled), state);
+        } finally {
+          run.delivering = false;
+        }
+        if (!run.settledInline) return;
+        if (run.outcome !== DONE) return void this.#handleAgainThenStep(run);
+        this.#handled(run);
       }
       run.end();
     } catch (error) {

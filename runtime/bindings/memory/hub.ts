@@ -10,7 +10,7 @@
  * `BufferFullError` (like RabbitMQ's reject-publish overflow), so nothing accepted is lost.
  */
 import { BufferFullError, ConnectionError } from '../../core/errors.ts';
-import type { Delivery, WireMessage } from '../../core/transport.ts';
+import { ACK_SENT, type Delivery, type WireMessage } from '../../core/transport.ts';
 import { topicMatcher } from '../../core/topic.ts';
 
 export interface MemoryHubOptions {
@@ -153,8 +153,6 @@ export class Consumer {
   }
 }
 
-const settled = Promise.resolve();
-
 class MemoryDelivery implements Delivery {
   readonly message: WireMessage;
   readonly deliveryCount: number;
@@ -170,22 +168,22 @@ class MemoryDelivery implements Delivery {
   }
 
   ack(): Promise<void> {
-    if (this.#settled) return settled;
+    if (this.#settled) return ACK_SENT;
     this.#settled = true;
     if (this.#consumer.release(this.#entry)) this.#consumer.group.finish(this.#entry);
     this.#consumer.group.schedule();
-    return settled;
+    return ACK_SENT;
   }
 
   nack(options: { requeue: boolean; delayMs?: number }): Promise<void> {
-    if (this.#settled) return settled;
+    if (this.#settled) return ACK_SENT;
     this.#settled = true;
     if (this.#consumer.release(this.#entry)) {
       if (options.requeue) this.#consumer.group.requeue(this.#entry, options.delayMs ?? 0);
       else this.#consumer.group.finish(this.#entry);
     }
     this.#consumer.group.schedule();
-    return settled;
+    return ACK_SENT;
   }
 }
 

@@ -5,7 +5,7 @@
  * (QueueConsumer drops them if that channel has died).
  */
 import type { ConsumeMessage } from 'amqplib';
-import type { Delivery, WireMessage } from '../../core/transport.ts';
+import { ACK_SENT, type Delivery, type WireMessage } from '../../core/transport.ts';
 import type { ConsumerChannel, QueueConsumer } from './consumer.ts';
 import { deliveryCountOf, fromConsumeMessage } from './wire.ts';
 
@@ -43,10 +43,12 @@ export class AmqpDelivery implements Delivery {
     return this.raw.fields.routingKey;
   }
 
-  async ack(): Promise<void> {
-    if (this.#settled) return;
+  /** basic.ack has no reply: the ack is sent (with the channel's next batch) once this returns. */
+  ack(): Promise<void> {
+    if (this.#settled) return ACK_SENT;
     this.#settled = true;
     this.#consumer.ack(this.raw, this.#via);
+    return ACK_SENT;
   }
 
   /**

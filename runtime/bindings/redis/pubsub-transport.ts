@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BrokerCapabilities, HealthStatus } from '../../core/types.ts';
-import type { ConsumeSpec, Delivery, Transport, TransportSubscription, WireMessage } from '../../core/transport.ts';
+import { ACK_SENT, type ConsumeSpec, type Delivery, type Transport, type TransportSubscription, type WireMessage } from '../../core/transport.ts';
 import { HEADER } from '../../core/headers.ts';
 import { RedisConnections, connectionNameFor, messageOf, redisError } from './connection.ts';
 import { canBatch, decodeBatchBytes, decodeEnvelopeBytes, encodeBatch, encodeEnvelope } from './envelope.ts';
@@ -544,8 +544,6 @@ interface DeliveryOwner {
   requeue(message: WireMessage, deliveryCount: number, delayMs: number): void;
 }
 
-const DONE = Promise.resolve();
-
 /** ack/nack are idempotent and mutually exclusive: the first call wins, later ones do nothing. */
 class PubSubDelivery implements Delivery {
   readonly message: WireMessage;
@@ -561,12 +559,12 @@ class PubSubDelivery implements Delivery {
 
   ack(): Promise<void> {
     this.drop();
-    return DONE;
+    return ACK_SENT;
   }
 
   nack(options: { requeue: boolean; delayMs?: number }): Promise<void> {
     if (this.drop() && options.requeue) this.#owner.requeue(this.message, this.deliveryCount, options.delayMs ?? 0);
-    return DONE;
+    return ACK_SENT;
   }
 
   /** Settles without requeueing; false when it was settled already. */

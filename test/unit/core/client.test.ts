@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BrokerClient } from '../../../runtime/core/client.ts';
 import { CapabilityError, CircuitOpenError, ClosedError, ConfigurationError, NonRetryableError, TimeoutError } from '../../../runtime/core/errors.ts';
 import { HEADER } from '../../../runtime/core/headers.ts';
+import { ACK_SENT } from '../../../runtime/core/transport.ts';
 import type { MetricsRecorder } from '../../../runtime/core/metrics.ts';
 import type { MessageMetadata } from '../../../runtime/core/types.ts';
 import { MessageCircuitBreaker } from '../../../runtime/reliability/circuit-breaker.ts';
@@ -370,6 +371,20 @@ describe('BrokerClient subscribe: pipeline', () => {
     expect(transport.consumers[0]!.closed).toBe(true);
     expect(second.delivery.settlements).toEqual(['ack']);
     await Promise.all([first.done, second.done]);
+  });
+
+  it('an ack the transport reports as sent (ACK_SENT) frees the handler slot before onDelivery returns', async () => {
+    const { client, transport } = await setup();
+    transport.ackGate = ACK_SENT;
+    const handled: number[] = [];
+    const sub = await client.subscribe('t', (m: number) => void handled.push(m), { concurrency: 1 });
+    const deliveries = [1, 2, 3].map((n) => transport.deliver({ body: json(n), messageId: `m${n}` }));
+    // Each delivery found the slot free: none waited for an earlier one's ack to be confirmed.
+    expect(handled).toEqual([1, 2, 3]);
+    expect((await client.healthCheck()).details.subscriptions).toEqual([expect.objectContaining({ inFlight: 0 })]);
+    await Promise.all(deliveries.map((d) => d.done));
+    expect(deliveries.map((d) => d.delivery.settlements)).toEqual([['ack'], ['ack'], ['ack']]);
+    await sub.close();
   });
 
   it('a circuit breaker pauses the transport subscription while open and resumes after', async () => {

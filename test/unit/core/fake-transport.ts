@@ -25,7 +25,7 @@ export class FakeDelivery implements Delivery {
   readonly deliveryCount: number;
   readonly settlements: Array<'ack' | { requeue: boolean; delayMs?: number }> = [];
 
-  /** When set, ack() resolves only once this does (a broker slow to confirm acks). */
+  /** When set, ack() returns it: resolves only once it does (a broker slow to confirm acks), or ACK_SENT. */
   readonly #ackGate: Promise<void> | undefined;
 
   constructor(message: WireMessage, deliveryCount = 1, ackGate?: Promise<void>) {
@@ -34,9 +34,9 @@ export class FakeDelivery implements Delivery {
     this.#ackGate = ackGate;
   }
 
-  async ack(): Promise<void> {
+  ack(): Promise<void> {
     this.settlements.push('ack');
-    await this.#ackGate;
+    return this.#ackGate ?? Promise.resolve();
   }
 
   async nack(options: { requeue: boolean; delayMs?: number }): Promise<void> {
