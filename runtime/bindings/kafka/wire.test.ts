@@ -18,12 +18,34 @@ describe('Kafka wire mapping', () => {
       expiresAt: 1_700_000_060_000,
       priority: 7,
     };
+    // An old message (a dead-letter copy, a replay): its time travels in ce_time too.
     const record = toRecord(message);
-    expect(record.headers).toMatchObject({ ce_id: 'id-1', ce_specversion: '1.0', 'content-type': 'application/json', ce_correlationid: 'corr', ce_time: '2023-11-14T22:13:20.123Z' });
+    expect(record.headers).toMatchObject({ ce_id: 'id-1', ce_correlationid: 'corr', ce_time: '2023-11-14T22:13:20.123Z' });
+    expect(record.headers).not.toHaveProperty('content-type');
+    expect(record.headers).not.toHaveProperty('ce_specversion');
     expect(record.key).toBe('k');
     const back = fromRecord({ topic: 't', partition: 2, offset: '41', key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp });
     expect(back).toEqual(message);
     expect(recordPositionOf(back)).toEqual({ topic: 't', partition: 2, offset: '41', nextOffset: '42' });
+  });
+
+  it('keeps defaults off the wire: a fresh JSON message is ce_id and the record timestamp; other content types and ce_time when old are kept', () => {
+    const now = 1_700_000_000_000;
+    const fresh: WireMessage = { messageId: 'id-2', topic: 't', body, headers: {}, contentType: 'application/json', timestamp: now - 3 };
+    const record = toRecord(fresh, undefined, now);
+    expect(record.headers).toEqual({ ce_id: 'id-2' });
+    expect(record.timestamp).toBe(now - 3);
+    expect(fromRecord({ topic: 't', partition: 0, offset: '1', key: undefined, value: record.value, headers: record.headers, timestamp: record.timestamp })).toEqual(fresh);
+    const text: WireMessage = { ...fresh, contentType: 'text/plain', timestamp: now - 101 };
+    const other = toRecord(text, undefined, now);
+    expect(other.headers).toEqual({ ce_id: 'id-2', 'content-type': 'text/plain', ce_time: new Date(now - 101).toISOString() });
+    // A LogAppendTime topic rewrites the record timestamp: ce_time, when there, still wins.
+    expect(fromRecord({ topic: 't', partition: 0, offset: '2', key: undefined, value: other.value, headers: other.headers, timestamp: now + 5 })).toEqual(text);
+  });
+
+  it('reads records written by earlier versions (ce_specversion, content-type and ce_time on every record)', () => {
+    const headers = { ce_id: 'id-3', ce_specversion: '1.0', 'content-type': 'application/json', ce_time: '2023-11-14T22:13:20.123Z', ce_type: 'x' };
+    expect(fromRecord({ topic: 't', partition: 0, offset: '3', key: undefined, value: body, headers, timestamp: 9 })).toEqual({ messageId: 'id-3', topic: 't', body, headers: { ce_type: 'x' }, contentType: 'application/json', timestamp: 1_700_000_000_123 });
   });
 
   it('reads records from other producers (no contractbus headers)', () => {
