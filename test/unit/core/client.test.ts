@@ -373,6 +373,23 @@ describe('BrokerClient subscribe: pipeline', () => {
     await Promise.all([first.done, second.done]);
   });
 
+  it('lets up to 1024 acks go unconfirmed at concurrency 1, then holds the slot until the broker confirms', async () => {
+    const { client, transport } = await setup();
+    let confirm!: () => void;
+    transport.ackGate = new Promise<void>((resolve) => (confirm = resolve));
+    let handled = 0;
+    const sub = await client.subscribe('t', () => void handled++, { concurrency: 1 });
+    const deliveries = Array.from({ length: 1_026 }, (_, i) => transport.deliver({ body: json(i), messageId: `m${i}` }));
+    // 1024 acks unconfirmed, the 1025th handler holds the only slot: the 1026th waits.
+    await waitFor(() => handled === 1_025);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(handled).toBe(1_025);
+    confirm();
+    await Promise.all(deliveries.map((d) => d.done));
+    expect(handled).toBe(1_026);
+    await sub.close();
+  });
+
   it('an ack the transport reports as sent (ACK_SENT) frees the handler slot before onDelivery returns', async () => {
     const { client, transport } = await setup();
     transport.ackGate = ACK_SENT;
