@@ -232,7 +232,11 @@ export class BrokerClient implements MessageBroker {
     }
   }
 
-  async #publishWire(topic: string, body: Uint8Array, options: PublishOptions): Promise<PublishReceipt> {
+  /**
+   * Not async, nor is #send: a publish costs the transport's promise, the deadline's and one
+   * `then` (two async frames more cost ~0.1 µs per publish, a tenth of the shared layer's share).
+   */
+  #publishWire(topic: string, body: Uint8Array, options: PublishOptions): Promise<PublishReceipt> {
     const wire: WireMessage = {
       messageId: options.messageId ?? randomUUID(),
       topic,
@@ -247,19 +251,21 @@ export class BrokerClient implements MessageBroker {
     if (options.ttl !== undefined) wire.expiresAt = expiresAtFromTtl(options.ttl, wire.timestamp);
     const timeoutMs = options.timeoutMs ?? this.#publishTimeoutMs;
     const hooks = this.#hooks;
-    const result =
+    const sent =
       hooks === undefined
-        ? await this.#send(wire, timeoutMs, options.signal, true)
-        : await hooks.wrapPublish(topic, wire.headers, () => this.#send(wire, timeoutMs, options.signal, true), {
+        ? this.#send(wire, timeoutMs, options.signal, true)
+        : hooks.wrapPublish(topic, wire.headers, () => this.#send(wire, timeoutMs, options.signal, true), {
             messageId: wire.messageId,
             correlationId: wire.correlationId,
             key: wire.key,
             bodySize: body.byteLength,
           });
-    const receipt: PublishReceipt = { messageId: wire.messageId, topic };
-    if (result.partition !== undefined) receipt.partition = result.partition;
-    if (result.offset !== undefined) receipt.offset = result.offset;
-    return receipt;
+    return sent.then((result) => {
+      const receipt: PublishReceipt = { messageId: wire.messageId, topic };
+      if (result.partition !== undefined) receipt.partition = result.partition;
+      if (result.offset !== undefined) receipt.offset = result.offset;
+      return receipt;
+    });
   }
 
   /**
@@ -479,31 +485,39 @@ export class BrokerClient implements MessageBroker {
     return { isHealthy: issues.length === 0, issues, details };
   }
 
-  /** One broker round trip with timeout, circuit breaker and metrics. */
-  async #send(message: WireMessage, timeoutMs: number, signal: AbortSignal | undefined, guarded: boolean): Promise<{ partition?: number; offset?: string }> {
+  /** One broker round trip with timeout, circuit breaker and metrics. Never throws: a failure is a rejection. */
+  #send(message: WireMessage, timeoutMs: number, signal: AbortSignal | undefined, guarded: boolean): Promise<{ partition?: number; offset?: string }> {
     const breaker = guarded ? this.#breaker : undefined;
-    if (breaker && !breaker.canAttempt()) throw breaker.openError();
+    if (breaker && !breaker.canAttempt()) return Promise.reject(breaker.openError());
     const started = performance.now();
+    let sending: Promise<{ partition?: number; offset?: string }>;
     try {
       const sent = this.transport.send(message, signal === undefined ? { timeoutMs } : { timeoutMs, signal });
       // The caller's abort settles the publish even if the transport ignores the signal.
-      const sending = signal === undefined ? sent : abortable(sent, signal);
-      const onTimeout = (): TimeoutError =>
-        new TimeoutError(`Publish to topic "${message.topic}" on ${this.name} not confirmed within ${timeoutMs} ms`, {
-          broker: this.name,
-          topic: message.topic,
-          hint: 'Check the broker is reachable and not overloaded, or raise publishTimeoutMs',
-        });
-      const result = await (timeoutMs === this.#deadlines.ms ? this.#deadlines.track(sending, onTimeout, started) : withTimeout(sending, timeoutMs, onTimeout));
-      breaker?.recordSuccess();
-      this.#recorder.published(message.topic, performance.now() - started);
-      return result;
+      sending = signal === undefined ? sent : abortable(sent, signal);
     } catch (error) {
-      breaker?.recordFailure(error);
-      this.#recorder.publishFailed(message.topic, error);
-      if (error instanceof ConnectionError || error instanceof TimeoutError) this.#recorder.connectionError(error);
-      throw error;
+      sending = Promise.reject(error);
     }
+    const onTimeout = (): TimeoutError =>
+      new TimeoutError(`Publish to topic "${message.topic}" on ${this.name} not confirmed within ${timeoutMs} ms`, {
+        broker: this.name,
+        topic: message.topic,
+        hint: 'Check the broker is reachable and not overloaded, or raise publishTimeoutMs',
+      });
+    const timed = timeoutMs === this.#deadlines.ms ? this.#deadlines.track(sending, onTimeout, started) : withTimeout(sending, timeoutMs, onTimeout);
+    return timed.then(
+      (result) => {
+        breaker?.recordSuccess();
+        this.#recorder.published(message.topic, performance.now() - started);
+        return result;
+      },
+      (error: unknown) => {
+        breaker?.recordFailure(error);
+        this.#recorder.publishFailed(message.topic, error);
+        if (error instanceof ConnectionError || error instanceof TimeoutError) this.#recorder.connectionError(error);
+        throw error;
+      },
+    );
   }
 
   #emulatesGroup(options: Pick<SubscribeOptions, 'group' | 'emulate'>): boolean {
