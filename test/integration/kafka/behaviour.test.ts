@@ -87,6 +87,20 @@ describe.each(DRIVERS)('Kafka binding (%s driver)', (driver) => {
     await expect(client.publish(topic, { n: 5 })).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
+  it("puts a key on the partition Java's partitioner picks, whichever driver publishes", async () => {
+    const topic = uniqueName(`kafka-partitioner-${driver}`);
+    const client = await open({ topicConfig: { [topic]: { partitions: 6 } } });
+    // Kafka's own UtilsTest vectors: murmur2("foobar") = -790332482, ("21") = -973932308, ("abc") = 479470107;
+    // Java's partition is (murmur2 & 0x7fffffff) % 6. "foobar" and "21" hash negative: murmur2 >>> 0 would give 2 and 2.
+    const expected: Record<string, number> = { foobar: 0, '21': 0, abc: 3 };
+    for (const [key, partition] of Object.entries(expected)) {
+      expect((await client.produce(topic, { key }, { key })).partition, key).toBe(partition);
+    }
+    // Keyless records spread over the partitions.
+    const keyless = await Promise.all(Array.from({ length: 12 }, (_, n) => client.produce(topic, { n })));
+    expect(new Set(keyless.map((r) => r.partition)).size).toBeGreaterThan(1);
+  });
+
   it('members of one group share the partitions; distinct groups each get everything', async () => {
     const topic = uniqueName(`kafka-groups-${driver}`);
     const group = uniqueName('shared');

@@ -77,7 +77,7 @@ function baseOptions(options: PlatformaticDriverOptions, role: string): {
  */
 const MAX_CACHED_NAMES = 256;
 const nameBytes = new Map<string, Buffer>();
-const CONSTANT_VALUES = new Map<string, Buffer>([['1.0', Buffer.from('1.0')], ['application/json', Buffer.from('application/json')]]);
+const CONSTANT_VALUES = new Map<string, Buffer>([['application/json', Buffer.from('application/json')]]);
 
 function headerNameBytes(name: string): Buffer {
   let bytes = nameBytes.get(name);
@@ -90,6 +90,24 @@ function headerNameBytes(name: string): Buffer {
 
 function headerValueBytes(value: string): Buffer {
   return CONSTANT_VALUES.get(value) ?? Buffer.from(value);
+}
+
+/**
+ * Java's partitioner for keyed records: murmur2 of the key bytes & 0x7fffffff (the library takes it
+ * modulo the partition count), as kafkajs's DefaultPartitioner and the Java client do. The
+ * library's own default (murmur2 >>> 0) puts about half of all keys on another partition than
+ * they do, so a key's records would split across two partitions when a service switches driver or
+ * shares a topic with a Java producer. Keyless records go round-robin per topic, as with the
+ * library's default.
+ */
+export function javaCompatiblePartitioner(murmur2: (data: Buffer) => number): (message: { topic: string }, key: Buffer | undefined) => number {
+  const next = new Map<string, number>();
+  return (message, key) => {
+    if (Buffer.isBuffer(key)) return murmur2(key) & 0x7fffffff;
+    const n = next.get(message.topic) ?? 0;
+    next.set(message.topic, (n + 1) & 0x7fffffff);
+    return n;
+  };
 }
 
 class PlatformaticDriver implements KafkaDriver {
@@ -113,6 +131,7 @@ class PlatformaticDriver implements KafkaDriver {
         idempotent: options.idempotent,
         acks: lib.ProduceAcks.ALL,
         autocreateTopics: false,
+        partitioner: javaCompatiblePartitioner(lib.murmur2),
       });
     this.#admin = new lib.Admin(baseOptions(options, 'admin'));
   }
