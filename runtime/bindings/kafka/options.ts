@@ -70,6 +70,14 @@ export interface KafkaConnectionOptions {
   maxPendingPublishes?: number;
   /** Create missing topics (and dead-letter topics) before producing or consuming. Default true. */
   autoCreateTopics?: boolean;
+  /**
+   * Publishes to one topic made in the same event-loop tick go out as one produce request (at most
+   * 500 records / 512 KiB), instead of one request each. Each record keeps its own key, headers,
+   * receipt (exact partition and offset) and outcome; order per key holds. Records are placed by
+   * Java's partitioner (keyed) or stuck to one partition per request (keyless), from the topic's
+   * partition count, re-read every minute. Default true; false sends one request per publish.
+   */
+  batchPublishes?: boolean;
   /** Partitions and replication per topic for topics this client creates. */
   topicConfig?: Record<string, KafkaTopicConfig>;
   /** For topics not in `topicConfig`. Default 1 partition, replication factor 1. */
@@ -132,6 +140,7 @@ export interface ResolvedKafkaOptions {
   connectionTimeoutMs: number;
   maxPendingPublishes: number;
   autoCreateTopics: boolean;
+  batchPublishes: boolean;
   topicConfig: Record<string, KafkaTopicConfig>;
   defaultPartitions: number;
   defaultReplicationFactor: number;
@@ -205,6 +214,7 @@ export function parseKafkaUrl(input: string | URL): KafkaOptions {
   assign(out, 'enableDlq', bool('enableDlq'));
   assign(out, 'idempotent', bool('idempotent'));
   assign(out, 'autoCreateTopics', bool('autoCreateTopics'));
+  assign(out, 'batchPublishes', bool('batchPublishes'));
   const acks = str('acks');
   if (acks !== undefined) out.acks = acks === 'all' ? -1 : (Number(acks) as -1 | 0 | 1);
   return out;
@@ -278,6 +288,7 @@ export function resolveKafkaOptions(options: KafkaOptions = {}): ResolvedKafkaOp
     connectionTimeoutMs: positive(o.connectionTimeoutMs, 10_000, 'connectionTimeoutMs'),
     maxPendingPublishes: positive(o.maxPendingPublishes, 10_000, 'maxPendingPublishes'),
     autoCreateTopics: o.autoCreateTopics ?? true,
+    batchPublishes: o.batchPublishes ?? true,
     topicConfig: o.topicConfig ?? {},
     defaultPartitions: positive(o.defaultPartitions, 1, 'defaultPartitions'),
     defaultReplicationFactor: positive(o.defaultReplicationFactor, 1, 'defaultReplicationFactor'),

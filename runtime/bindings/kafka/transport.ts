@@ -13,6 +13,7 @@ import { ConsumerRunner } from './consumer.ts';
 import type { DriverGroupConsumer, KafkaDriver, PartitionLag, TopicSpec } from './driver.ts';
 import { withTimeout } from './drivers/timeout.ts';
 import { resolveKafkaOptions, type KafkaDriverName, type KafkaOptions, type ResolvedKafkaOptions } from './options.ts';
+import { partitionForKey } from './partitioner.ts';
 import { toRecord } from './wire.ts';
 
 export const KAFKA_CAPABILITIES: BrokerCapabilities = Object.freeze({
@@ -60,6 +61,37 @@ interface ActiveSubscription {
   stopped: string | undefined;
 }
 
+/** Records and bytes per coalesced produce request: the broker's max.message.bytes is 1 MiB by default. */
+const COALESCE_MAX_RECORDS = 500;
+const COALESCE_MAX_BYTES = 512 * 1024;
+/** What a record adds to its value in a request, roughly (key, headers, framing): for the byte bound only. */
+const RECORD_OVERHEAD_BYTES = 96;
+/** How long a topic's partition count is trusted before it is read again. */
+const PARTITION_COUNT_TTL_MS = 60_000;
+
+interface ProduceWaiter {
+  resolve(receipt: { partition: number; offset: string }): void;
+  reject(error: unknown): void;
+  done: boolean;
+}
+
+interface PendingProduce {
+  topic: string;
+  messages: WireMessage[];
+  waiters: ProduceWaiter[];
+  bytes: number;
+  /** The smallest timeout among its publishes. */
+  timeoutMs: number;
+  /** Sent or full: later publishes start the next batch. */
+  closed: boolean;
+}
+
+/** A topic's batches not sent yet (the last one open to more publishes), and whether one is in flight. */
+interface ProduceQueue {
+  batches: PendingProduce[];
+  busy: boolean;
+}
+
 interface Bundle {
   topics: Set<string>;
   handlers: Map<string, (delivery: Delivery) => Promise<void>>;
@@ -80,7 +112,13 @@ export class KafkaTransport implements Transport {
   readonly #creating = new Map<string, Promise<void>>();
   readonly #subscriptions = new Set<ActiveSubscription>();
   readonly #overrides = new Map<string, KafkaConsumeOverrides>();
+  /** Publishes accepted and not settled yet (queued for a coalesced request, or in flight). */
   #pendingPublishes = 0;
+  /** This tick's publishes per topic, sent as one request each (see send). */
+  readonly #produces = new Map<string, ProduceQueue>();
+  #produceFlushScheduled = false;
+  readonly #partitionCounts = new Map<string, { count: Promise<number | undefined> | number; at: number }>();
+  readonly #stickyNext = new Map<string, number>();
   readonly #bundles = new Map<string, Bundle>();
   #lastError: string | undefined;
 
@@ -157,6 +195,8 @@ export class KafkaTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    // Publishes of this tick go out before the producer closes.
+    this.#flushProduces();
     await Promise.allSettled([...this.#subscriptions].map((s) => s.runner.close()));
     this.#subscriptions.clear();
     const driver = this.#driver ?? (await this.#connecting?.catch(() => undefined));
@@ -165,23 +205,163 @@ export class KafkaTransport implements Transport {
     await driver?.close();
   }
 
-  async send(message: WireMessage, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
-    const [receipt] = await this.sendBatch([message], options);
-    return receipt ?? {};
+  /**
+   * One publish. With `batchPublishes` (the default) the publishes to one topic made in the same
+   * tick share one produce request: a request per publish costs the client tens of µs and the
+   * broker a request (and, with acks=all, a replication round) each; Kafka is built to take records
+   * in batches. Each publish still gets its own receipt and outcome (a failed request fails every
+   * publish in it; the producer is idempotent, so retrying them is safe).
+   */
+  send(message: WireMessage, options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ partition?: number; offset?: string }> {
+    if (!this.options.batchPublishes || options.signal !== undefined) {
+      return this.sendBatch([message], options).then(([receipt]) => receipt ?? {});
+    }
+    if (this.#pendingPublishes + 1 > this.options.maxPendingPublishes) return Promise.reject(this.#bufferFull(message.topic));
+    this.#pendingPublishes++;
+    const topic = message.topic;
+    let queue = this.#produces.get(topic);
+    if (queue === undefined) {
+      queue = { batches: [], busy: false };
+      this.#produces.set(topic, queue);
+    }
+    let batch = queue.batches.at(-1);
+    if (batch === undefined || batch.closed) {
+      batch = { topic, messages: [], waiters: [], bytes: 0, timeoutMs: options.timeoutMs, closed: false };
+      queue.batches.push(batch);
+    } else if (options.timeoutMs < batch.timeoutMs) batch.timeoutMs = options.timeoutMs;
+    const pending = batch;
+    const receipt = new Promise<{ partition: number; offset: string }>((resolve, reject) => pending.waiters.push({ resolve, reject, done: false }));
+    pending.messages.push(message);
+    pending.bytes += message.body.byteLength + RECORD_OVERHEAD_BYTES;
+    if (pending.messages.length >= COALESCE_MAX_RECORDS || pending.bytes >= COALESCE_MAX_BYTES) {
+      pending.closed = true;
+      this.#pumpProduces(topic, queue);
+    } else if (!this.#produceFlushScheduled) {
+      this.#produceFlushScheduled = true;
+      // Once this tick's promise continuations ran: publishes they make join the request.
+      process.nextTick(this.#flushProduces);
+    }
+    return receipt;
+  }
+
+  readonly #flushProduces = (): void => {
+    this.#produceFlushScheduled = false;
+    for (const [topic, queue] of this.#produces) this.#pumpProduces(topic, queue);
+  };
+
+  /**
+   * Sends a topic's next batch unless one is in flight: one produce request per topic at a time,
+   * so batches reach the broker in publish order (kafkajs lets concurrent requests overtake each
+   * other: measured, keys' records out of order). Publishes made meanwhile gather in the open
+   * batch and go out together when the request in flight has finished.
+   */
+  #pumpProduces(topic: string, queue: ProduceQueue): void {
+    if (queue.busy) return;
+    const batch = queue.batches.shift();
+    if (batch === undefined) {
+      this.#produces.delete(topic);
+      return;
+    }
+    batch.closed = true;
+    queue.busy = true;
+    void this.#produceCoalesced(batch).then(() => {
+      queue.busy = false;
+      this.#pumpProduces(topic, queue);
+    });
+  }
+
+  /** Settles one publish of a coalesced request (once), freeing its place in maxPendingPublishes first. */
+  #settleProduce(waiter: ProduceWaiter, receipt: { partition: number; offset: string } | undefined, error?: unknown): void {
+    if (waiter.done) return;
+    waiter.done = true;
+    this.#pendingPublishes--;
+    if (receipt === undefined) waiter.reject(error);
+    else waiter.resolve(receipt);
+  }
+
+  /** Sends one tick's publishes to a topic and settles each; never rejects. */
+  async #produceCoalesced(batch: PendingProduce): Promise<void> {
+    const { messages, waiters, timeoutMs } = batch;
+    try {
+      const partitions = messages.length === 1 ? undefined : await this.#place(batch.topic, messages, timeoutMs);
+      if (messages.length > 1 && partitions === undefined) {
+        // The partition count is unknown: a request per publish, each with an exact receipt.
+        await Promise.all(
+          messages.map((message, i) => {
+            const waiter = waiters[i] as ProduceWaiter;
+            return this.#sendBatch([message], { timeoutMs }).then(
+              ([receipt]) => this.#settleProduce(waiter, receipt ?? { partition: -1, offset: '-1' }),
+              (error: unknown) => this.#settleProduce(waiter, undefined, error),
+            );
+          }),
+        );
+        return;
+      }
+      const receipts = await this.#sendBatch(messages, { timeoutMs }, partitions);
+      for (let i = 0; i < waiters.length; i++) this.#settleProduce(waiters[i] as ProduceWaiter, receipts[i] ?? { partition: -1, offset: '-1' });
+    } catch (error) {
+      // The count may be stale (partitions added, topic recreated): read it again next time.
+      this.#partitionCounts.delete(batch.topic);
+      for (const waiter of waiters) this.#settleProduce(waiter, undefined, error);
+    }
+  }
+
+  /**
+   * The partition of each record of a coalesced request, so each receipt names its own: a keyed
+   * record where Java's partitioner puts it (as the drivers would), keyless ones all on one
+   * partition per request, round-robin across requests (Kafka's sticky partitioning: fewer,
+   * larger batches). undefined when the topic's partition count cannot be read.
+   */
+  async #place(topic: string, messages: WireMessage[], timeoutMs: number): Promise<number[] | undefined> {
+    const count = await this.#partitionCount(topic, timeoutMs);
+    if (count === undefined) return undefined;
+    let sticky: number | undefined;
+    return messages.map((message) => {
+      if (message.key !== undefined) return partitionForKey(message.key, count);
+      if (sticky === undefined) {
+        const next = this.#stickyNext.get(topic) ?? 0;
+        this.#stickyNext.set(topic, (next + 1) % count);
+        sticky = next % count;
+      }
+      return sticky;
+    });
+  }
+
+  #partitionCount(topic: string, timeoutMs: number): Promise<number | undefined> | number {
+    const known = this.#partitionCounts.get(topic);
+    if (known !== undefined && Date.now() - known.at < PARTITION_COUNT_TTL_MS) return known.count;
+    const reading = (async (): Promise<number | undefined> => {
+      try {
+        const driver = this.#driver ?? (await withTimeout(this.#connected(), timeoutMs, 'connect'));
+        if (this.options.autoCreateTopics && !this.#knownTopics.has(topic)) await this.ensureTopics([topic], timeoutMs);
+        const count = (await driver.topicOffsets(topic, { timeoutMs })).length;
+        if (count > 0) {
+          this.#partitionCounts.set(topic, { count: Promise.resolve(count), at: Date.now() });
+          return count;
+        }
+      } catch (error) {
+        this.#logger.debug({ broker: 'kafka', topic, err: error }, 'Kafka: reading the partition count failed; publishing one request per message');
+      }
+      this.#partitionCounts.delete(topic);
+      return undefined;
+    })();
+    this.#partitionCounts.set(topic, { count: reading, at: Date.now() });
+    return reading;
+  }
+
+  #bufferFull(topic: string | undefined): BufferFullError {
+    return new BufferFullError(`Kafka (${this.driverName}): ${this.#pendingPublishes} publishes are already waiting for the broker; not publishing to "${topic}"`, {
+      broker: 'kafka',
+      topic,
+      hint: 'The brokers are slow or unreachable: back off and retry, or raise maxPendingPublishes',
+    });
   }
 
   /** Several messages in one produce request per topic; resolves once the broker acknowledged all. */
   async sendBatch(messages: WireMessage[], options: { timeoutMs: number; signal?: AbortSignal; partition?: number }): Promise<Array<{ partition: number; offset: string }>> {
     if (messages.length === 0) return [];
     options.signal?.throwIfAborted();
-    if (this.#pendingPublishes + messages.length > this.options.maxPendingPublishes) {
-      const topic = messages[0]?.topic;
-      throw new BufferFullError(`Kafka (${this.driverName}): ${this.#pendingPublishes} publishes are already waiting for the broker; not publishing to "${topic}"`, {
-        broker: 'kafka',
-        topic,
-        hint: 'The brokers are slow or unreachable: back off and retry, or raise maxPendingPublishes',
-      });
-    }
+    if (this.#pendingPublishes + messages.length > this.options.maxPendingPublishes) throw this.#bufferFull(messages[0]?.topic);
     this.#pendingPublishes += messages.length;
     try {
       return await this.#sendBatch(messages, options);
@@ -190,7 +370,8 @@ export class KafkaTransport implements Transport {
     }
   }
 
-  async #sendBatch(messages: WireMessage[], options: { timeoutMs: number; partition?: number }): Promise<Array<{ partition: number; offset: string }>> {
+  /** `partitions`: one per message (a coalesced publish), else `options.partition` or the driver's partitioner. */
+  async #sendBatch(messages: WireMessage[], options: { timeoutMs: number; partition?: number }, partitions?: number[]): Promise<Array<{ partition: number; offset: string }>> {
     const topics = messages.length === 1 ? [messages[0]!.topic] : [...new Set(messages.map((m) => m.topic))];
     const deadline = Date.now() + options.timeoutMs;
     try {
@@ -198,7 +379,7 @@ export class KafkaTransport implements Transport {
       const driver = this.#driver ?? (await withTimeout(this.#connected(), options.timeoutMs, 'connect'));
       if (this.options.autoCreateTopics && topics.some((t) => !this.#knownTopics.has(t))) await this.ensureTopics(topics, Math.max(1, deadline - Date.now()));
       const produced = await driver.produce(
-        messages.map((m) => toRecord(m, options.partition)),
+        messages.map((m, i) => toRecord(m, partitions === undefined ? options.partition : partitions[i])),
         { acks: this.options.acks, timeoutMs: Math.max(1, deadline - Date.now()) },
       );
       return produced.map((p) => ({ partition: p.partition, offset: p.offset }));

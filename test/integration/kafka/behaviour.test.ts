@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { Producer } from '@platformatic/kafka';
 import type { KafkaClient } from '../../../runtime/bindings/kafka/index.ts';
+import { partitionForKey } from '../../../runtime/bindings/kafka/partitioner.ts';
 import { brokerUrls } from '../../support/brokers.ts';
 import { DRIVERS, testClient, uniqueName, waitFor } from './helpers.ts';
 
@@ -96,9 +97,38 @@ describe.each(DRIVERS)('Kafka binding (%s driver)', (driver) => {
     for (const [key, partition] of Object.entries(expected)) {
       expect((await client.produce(topic, { key }, { key })).partition, key).toBe(partition);
     }
-    // Keyless records spread over the partitions.
-    const keyless = await Promise.all(Array.from({ length: 12 }, (_, n) => client.produce(topic, { n })));
-    expect(new Set(keyless.map((r) => r.partition)).size).toBeGreaterThan(1);
+    // Keyed publishes of one tick (one produce request) land where Java puts them too.
+    const together = await Promise.all(Object.keys(expected).map((key) => client.produce(topic, { key }, { key })));
+    expect(together.map((r) => r.partition)).toEqual(Object.values(expected));
+    // Keyless records: those of one request stay together (sticky), requests go round-robin.
+    const oneTick = await Promise.all(Array.from({ length: 6 }, (_, n) => client.produce(topic, { n })));
+    expect(new Set(oneTick.map((r) => r.partition)).size).toBe(1);
+    const apart: number[] = [];
+    for (let n = 0; n < 6; n++) apart.push((await client.produce(topic, { n })).partition as number);
+    expect(new Set(apart).size).toBeGreaterThan(1);
+  });
+
+  it('concurrent publishes share produce requests, each with its own exact receipt; nothing lost, order per key kept', async () => {
+    const topic = uniqueName(`kafka-coalesce-${driver}`);
+    const client = await open({ topicConfig: { [topic]: { partitions: 3 } }, ...(process.env.NOBATCH ? { batchPublishes: false } : {}) });
+    const count = 1_500;
+    const receipts = await Promise.all(Array.from({ length: count }, (_, n) => client.produce(topic, { n }, { key: `k${n % 8}` })));
+    // Each partition's offsets are exactly 0..k-1: no receipt is shared or made up.
+    const byPartition = new Map<number, number[]>();
+    for (const r of receipts) byPartition.set(r.partition as number, [...(byPartition.get(r.partition as number) ?? []), Number(r.offset)]);
+    for (const [, offsets] of byPartition) expect([...offsets].sort((a, b) => a - b)).toEqual(offsets.map((_, i) => i));
+    expect(receipts.every((r, n) => r.partition === partitionForKey(`k${n % 8}`, 3))).toBe(true);
+    const offsets = await client.kafka.topicOffsets(topic);
+    expect(offsets.reduce((sum, p) => sum + Number(p.high), 0)).toBe(count);
+    // What a consumer reads back: everything, in publish order per key.
+    const seen = new Map<string, number[]>();
+    let total = 0;
+    await client.subscribe(topic, (m: { n: number }, meta) => {
+      seen.set(meta.key as string, [...(seen.get(meta.key as string) ?? []), m.n]);
+      total++;
+    }, { group: uniqueName('g'), startFrom: 'earliest' });
+    await waitFor(() => total === count, 30_000, 'every record');
+    for (const [, ns] of seen) expect(ns).toEqual([...ns].sort((a, b) => a - b));
   });
 
   it('members of one group share the partitions; distinct groups each get everything', async () => {
