@@ -110,7 +110,7 @@ describe.each(DRIVERS)('Kafka binding (%s driver)', (driver) => {
 
   it('concurrent publishes share produce requests, each with its own exact receipt; nothing lost, order per key kept', async () => {
     const topic = uniqueName(`kafka-coalesce-${driver}`);
-    const client = await open({ topicConfig: { [topic]: { partitions: 3 } }, ...(process.env.NOBATCH ? { batchPublishes: false } : {}) });
+    const client = await open({ topicConfig: { [topic]: { partitions: 3 } } });
     const count = 1_500;
     const receipts = await Promise.all(Array.from({ length: count }, (_, n) => client.produce(topic, { n }, { key: `k${n % 8}` })));
     // Each partition's offsets are exactly 0..k-1: no receipt is shared or made up.
