@@ -44,7 +44,7 @@ const isOrder = (p: unknown): Order => {
   if (typeof o?.orderId !== 'string' || typeof o.total !== 'number') throw new TypeError('not an Order');
   return o;
 };
-const handled = countdown(4);
+const handled = countdown(7);
 const billing = await kafka.subscribe<Order>(
   topic('orders'),
   async (order, meta) => {
@@ -60,14 +60,17 @@ await kafka.subscribe(topic('orders.dlq'), (payload, meta) => {
   deadLetters.tick();
 });
 
-// 2. produce: the key picks the partition (order per customer), headers travel as Kafka headers
-//    next to ce_id / ce_time / content-type; the receipt has the partition and offset.
+// 2. produce: the key picks the partition (Java's partitioner: order per customer), headers travel
+//    as Kafka headers next to ce_id; the receipt has the partition and offset. Publishes made in
+//    the same tick share one produce request (batchPublishes, default true), each with its own receipt.
 const receipt = await kafka.produce(topic('orders'), { orderId: 'o-1', customer: 'alice', total: 10 }, {
   key: 'alice',
   correlationId: 'req-1',
   headers: { ce_type: 'shop.order.created', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
 });
 console.log(`produced ${receipt.messageId} to partition ${receipt.partition} at offset ${receipt.offset}`);
+const together = await Promise.all(['carol', 'dave', 'erin'].map((customer, n) => kafka.publish(topic('orders'), { orderId: `o-t${n}`, customer, total: 5 }, { key: customer })));
+console.log(`three publishes, one request: ${together.map((r) => `partition ${r.partition} offset ${r.offset}`).join(', ')}`);
 
 // 3. produceBatch: one produce request for many messages.
 await kafka.produceBatch(topic('orders'), [
