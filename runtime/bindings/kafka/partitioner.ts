@@ -38,7 +38,12 @@ export function murmur2(data: Uint8Array): number {
   return h | 0;
 }
 
+/** Java's toPositive(murmur2(key)): the number Kafka takes modulo the partition count. */
+export function keyHash(key: Uint8Array): number {
+  return murmur2(key) & 0x7fffffff;
+}
+
 /** The partition Kafka's Java client picks for `key` on a topic of `partitions` partitions. */
 export function partitionForKey(key: string, partitions: number): number {
-  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+  return keyHash(Buffer.from(key, 'utf8')) % partitions;
 }

@@ -26,6 +26,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from '../driver.ts';
+import { keyHash } from '../partitioner.ts';
 import { DecodedRecord } from '../wire.ts';
 import { withTimeout } from './timeout.ts';
 
@@ -100,10 +101,10 @@ function headerValueBytes(value: string): Buffer {
  * shares a topic with a Java producer. Keyless records go round-robin per topic, as with the
  * library's default.
  */
-export function javaCompatiblePartitioner(murmur2: (data: Buffer) => number): (message: { topic: string }, key: Buffer | undefined) => number {
+export function javaCompatiblePartitioner(): (message: { topic: string }, key: Buffer | undefined) => number {
   const next = new Map<string, number>();
   return (message, key) => {
-    if (Buffer.isBuffer(key)) return murmur2(key) & 0x7fffffff;
+    if (Buffer.isBuffer(key)) return keyHash(key);
     const n = next.get(message.topic) ?? 0;
     next.set(message.topic, (n + 1) & 0x7fffffff);
     return n;
@@ -131,7 +132,7 @@ class PlatformaticDriver implements KafkaDriver {
         idempotent: options.idempotent,
         acks: lib.ProduceAcks.ALL,
         autocreateTopics: false,
-        partitioner: javaCompatiblePartitioner(lib.murmur2),
+        partitioner: javaCompatiblePartitioner(),
       });
     this.#admin = new lib.Admin(baseOptions(options, 'admin'));
   }
