@@ -135,6 +135,7 @@ class KafkajsDriver implements KafkaDriver {
 
   async createTopics(topics: TopicSpec[], options: { timeoutMs: number }): Promise<void> {
     if (topics.length === 0) return;
+    const deadline = Date.now() + options.timeoutMs;
     try {
       await this.#admin.createTopics({
         waitForLeaders: true,
@@ -143,8 +144,26 @@ class KafkajsDriver implements KafkaDriver {
       });
     } catch (error) {
       // kafkajs reports TOPIC_ALREADY_EXISTS per topic when another client won the race.
-      if (!isAlreadyExists(error)) throw error;
+      if (isAlreadyExists(error)) return;
+      // On a broker that has just started, kafkajs's wait for the new topic's leaders gives up at
+      // the first UNKNOWN_TOPIC_OR_PARTITION (it only retries LEADER_NOT_AVAILABLE): the topic was
+      // created, its metadata has not reached every listener yet. Wait for it ourselves.
+      if (!hasType(error, 'UNKNOWN_TOPIC_OR_PARTITION') || !(await this.#leadersKnown(topics, deadline))) throw error;
     }
+  }
+
+  /** Polls metadata until every partition of `topics` has a leader; false at the deadline. */
+  async #leadersKnown(topics: TopicSpec[], deadline: number): Promise<boolean> {
+    while (Date.now() < deadline) {
+      const metadata = await this.#admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) }).catch(() => undefined);
+      const ready = metadata?.topics.every((t) => {
+        const spec = topics.find((s) => s.topic === t.name);
+        return t.partitions.length >= (spec?.partitions ?? 1) && t.partitions.every((p) => p.leader >= 0);
+      });
+      if (ready === true && metadata?.topics.length === topics.length) return true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
   }
 
   async listTopics(options: { timeoutMs: number }): Promise<string[]> {
@@ -398,6 +417,13 @@ function addHeaders(record: DecodedRecord, headers: Record<string, Buffer | stri
     if (typeof last === 'string') record.addHeader(name, last);
     else record.addHeaderValue(name, last);
   }
+}
+
+function hasType(error: unknown, type: string): boolean {
+  if (!(error instanceof Error)) return false;
+  const nested = (error as Error & { errors?: unknown[] }).errors;
+  if (Array.isArray(nested) && nested.some((e) => hasType(e, type))) return true;
+  return (error as { type?: string }).type === type || hasType((error as { cause?: unknown }).cause, type) || hasType((error as { originalError?: unknown }).originalError, type);
 }
 
 function isAlreadyExists(error: unknown): boolean {
