@@ -226,10 +226,10 @@ function median(values: number[]): number {
  */
 export async function run(): Promise<BenchResult[]> {
   const cases: Array<{ suite: string; name: string; baseline: boolean; once: () => Promise<Measured> }> = [
-    { suite: 'redis-pubsub', name: 'raw ioredis (auto-pipelining, as contractbus)', baseline: true, once: () => rawPubSub(true) },
+    { suite: 'redis-pubsub', name: 'raw ioredis (auto-pipelining)', baseline: true, once: () => rawPubSub(true) },
     { suite: 'redis-pubsub', name: 'raw ioredis (defaults)', baseline: false, once: () => rawPubSub(false) },
     { suite: 'redis-pubsub', name: 'contractbus (validated)', baseline: false, once: () => contractbus(new RedisPubSubClient({ url: REDIS_URL }), 'pubsub') },
-    { suite: 'redis-streams', name: 'raw ioredis (auto-pipelining, as contractbus)', baseline: true, once: () => rawStreams(true) },
+    { suite: 'redis-streams', name: 'raw ioredis (auto-pipelining)', baseline: true, once: () => rawStreams(true) },
     { suite: 'redis-streams', name: 'raw ioredis (defaults)', baseline: false, once: () => rawStreams(false) },
     { suite: 'redis-streams', name: 'contractbus (validated)', baseline: false, once: () => contractbus(new RedisStreamsClient({ url: REDIS_URL }), 'streams') },
     { suite: 'redis-pubsub publish', name: 'raw ioredis PUBLISH (auto-pipelining)', baseline: true, once: () => rawPublishOnly('pubsub') },
