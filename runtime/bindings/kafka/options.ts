@@ -72,7 +72,8 @@ export interface KafkaConnectionOptions {
   autoCreateTopics?: boolean;
   /**
    * Publishes to one topic made in the same event-loop tick go out as one produce request (at most
-   * 500 records / 512 KiB), instead of one request each. Each record keeps its own key, headers,
+   * 500 records / 512 KiB), instead of one request each; one request per topic is in flight at a
+   * time, and publishes made meanwhile go out together after it. Each record keeps its own key, headers,
    * receipt (exact partition and offset) and outcome; order per key holds. Records are placed by
    * Java's partitioner (keyed) or stuck to one partition per request (keyless), from the topic's
    * partition count, re-read every minute. Default true; false sends one request per publish.

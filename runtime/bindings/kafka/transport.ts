@@ -114,7 +114,7 @@ export class KafkaTransport implements Transport {
   readonly #overrides = new Map<string, KafkaConsumeOverrides>();
   /** Publishes accepted and not settled yet (queued for a coalesced request, or in flight). */
   #pendingPublishes = 0;
-  /** This tick's publishes per topic, sent as one request each (see send). */
+  /** Per topic: publishes waiting to go out as one request per batch, one request in flight at a time (see send). */
   readonly #produces = new Map<string, ProduceQueue>();
   #produceFlushScheduled = false;
   readonly #partitionCounts = new Map<string, { count: Promise<number | undefined> | number; at: number }>();
