@@ -145,6 +145,33 @@ describe('KafkaTransport publish coalescing', () => {
     expect(receipts.map((r) => r.offset)).toEqual(['0', '1', '2', '3']);
   });
 
+  it('close() sends the publishes already accepted, also those queued behind a request in flight, and reconnects for none', async () => {
+    const driver = loggingDriver(1);
+    let connects = 0;
+    driver.connect = async () => void connects++;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const produce = driver.produce.bind(driver);
+    driver.produce = async (records, options) => {
+      if (driver.requests.length === 0) await gate;
+      return produce(records, options);
+    };
+    const transport = new KafkaTransport({ driver });
+    await transport.connect();
+    const first = transport.send(keyed(0, 'a'), { timeoutMs: 5_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    const queued = transport.send(keyed(1, 'a'), { timeoutMs: 5_000 });
+    const closing = transport.close();
+    release();
+    await closing;
+    await expect(Promise.all([first, queued])).resolves.toEqual([
+      { partition: 0, offset: '0' },
+      { partition: 0, offset: '1' },
+    ]);
+    expect(driver.requests.map((r) => r.length)).toEqual([1, 1]);
+    expect(connects).toBe(1);
+  });
+
   it('a failed request fails every publish in it (and only those)', async () => {
     const driver = loggingDriver(3);
     const transport = new KafkaTransport({ driver });

@@ -86,10 +86,11 @@ interface PendingProduce {
   closed: boolean;
 }
 
-/** A topic's batches not sent yet (the last one open to more publishes), and whether one is in flight. */
+/** A topic's batches not sent yet (the last one open to more publishes), and the one in flight. */
 interface ProduceQueue {
   batches: PendingProduce[];
-  busy: boolean;
+  /** The request in flight (it never rejects), if any. */
+  current: Promise<void> | undefined;
 }
 
 interface Bundle {
@@ -195,8 +196,9 @@ export class KafkaTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    // Publishes of this tick go out before the producer closes.
-    this.#flushProduces();
+    // Publishes already accepted go out (and settle) before the producer closes; otherwise a batch
+    // queued behind a request in flight would find no producer and open a new connection.
+    await this.#drainProduces();
     await Promise.allSettled([...this.#subscriptions].map((s) => s.runner.close()));
     this.#subscriptions.clear();
     const driver = this.#driver ?? (await this.#connecting?.catch(() => undefined));
@@ -221,7 +223,7 @@ export class KafkaTransport implements Transport {
     const topic = message.topic;
     let queue = this.#produces.get(topic);
     if (queue === undefined) {
-      queue = { batches: [], busy: false };
+      queue = { batches: [], current: undefined };
       this.#produces.set(topic, queue);
     }
     let batch = queue.batches.at(-1);
@@ -256,18 +258,27 @@ export class KafkaTransport implements Transport {
    * batch and go out together when the request in flight has finished.
    */
   #pumpProduces(topic: string, queue: ProduceQueue): void {
-    if (queue.busy) return;
+    if (queue.current !== undefined) return;
     const batch = queue.batches.shift();
     if (batch === undefined) {
       this.#produces.delete(topic);
       return;
     }
     batch.closed = true;
-    queue.busy = true;
-    void this.#produceCoalesced(batch).then(() => {
-      queue.busy = false;
+    queue.current = this.#produceCoalesced(batch).then(() => {
+      queue.current = undefined;
       this.#pumpProduces(topic, queue);
     });
+  }
+
+  /** Sends every publish accepted so far and waits until each has settled (each request is bounded by its timeout). */
+  async #drainProduces(): Promise<void> {
+    this.#flushProduces();
+    while (this.#produces.size > 0) {
+      const inFlight = [...this.#produces.values()].flatMap((queue) => (queue.current === undefined ? [] : [queue.current]));
+      if (inFlight.length === 0) break;
+      await Promise.all(inFlight);
+    }
   }
 
   /** Settles one publish of a coalesced request (once), freeing its place in maxPendingPublishes first. */
