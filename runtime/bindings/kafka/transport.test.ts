@@ -88,6 +88,18 @@ function loggingDriver(partitions: number): KafkaDriver & { requests: Array<Arra
   return driver as KafkaDriver & typeof driver;
 }
 
+/** Holds the driver's first produce request until the returned function is called (a broker slow to ack). */
+function holdFirstRequest(driver: ReturnType<typeof loggingDriver>): () => void {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const produce = driver.produce.bind(driver);
+  driver.produce = async (records, options) => {
+    if (driver.requests.length === 0) await gate;
+    return produce(records, options);
+  };
+  return release;
+}
+
 const keyed = (n: number, key?: string) => ({ ...message(n), ...(key === undefined ? {} : { key }) });
 
 describe('KafkaTransport publish coalescing', () => {
@@ -121,13 +133,7 @@ describe('KafkaTransport publish coalescing', () => {
 
   it('keeps one request per topic in flight: publishes made meanwhile go out together, in order, after it', async () => {
     const driver = loggingDriver(1);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const produce = driver.produce.bind(driver);
-    driver.produce = async (records, options) => {
-      if (driver.requests.length === 0) await gate;
-      return produce(records, options);
-    };
+    const release = holdFirstRequest(driver);
     const transport = new KafkaTransport({ driver });
     await transport.connect();
     const first = transport.send(keyed(0, 'a'), { timeoutMs: 5_000 });
@@ -149,13 +155,7 @@ describe('KafkaTransport publish coalescing', () => {
     const driver = loggingDriver(1);
     let connects = 0;
     driver.connect = async () => void connects++;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const produce = driver.produce.bind(driver);
-    driver.produce = async (records, options) => {
-      if (driver.requests.length === 0) await gate;
-      return produce(records, options);
-    };
+    const release = holdFirstRequest(driver);
     const transport = new KafkaTransport({ driver });
     await transport.connect();
     const first = transport.send(keyed(0, 'a'), { timeoutMs: 5_000 });
