@@ -412,6 +412,8 @@ class StreamSubscription implements TransportSubscription {
   readonly #privateGroup: boolean;
   readonly #startFrom: 'earliest' | 'latest';
   readonly #prefetch: number;
+  /** Whether reads ask for half the free slots and the next read goes out ahead (see #readNew). */
+  readonly #readsAhead: boolean;
   readonly #onDelivery: (delivery: Delivery) => Promise<void>;
   readonly #forget: () => void;
   #blocking: RedisConnection | undefined;
@@ -458,6 +460,7 @@ class StreamSubscription implements TransportSubscription {
     this.consumer = consumer;
     this.#startFrom = spec.startFrom;
     this.#prefetch = Math.max(1, spec.prefetch);
+    this.#readsAhead = this.#prefetch >= READ_AHEAD_MIN_PREFETCH;
     this.#onDelivery = onDelivery;
     this.#forget = forget;
     if (transport.settings.consumerName !== undefined) this.#historyCursor = '0';
@@ -635,7 +638,7 @@ class StreamSubscription implements TransportSubscription {
       }
     } else {
       const free = this.#free();
-      reply = await this.#sendRead(this.#prefetch >= READ_AHEAD_MIN_PREFETCH ? Math.ceil(free / 2) : free);
+      reply = await this.#sendRead(this.#readsAhead ? Math.ceil(free / 2) : free);
     }
     const entries = entriesOfReadReply(reply);
     if (this.#paused || this.#closed) {
@@ -643,7 +646,7 @@ class StreamSubscription implements TransportSubscription {
       return;
     }
     const room = this.#prefetch - this.#inFlight - entries.length;
-    if (entries.length > 0 && room > 0 && this.#prefetch >= READ_AHEAD_MIN_PREFETCH) {
+    if (this.#readsAhead && entries.length > 0 && room > 0) {
       const next = this.#sendRead(room);
       next.catch(() => undefined);
       this.#ahead = { count: room, reply: next };
